@@ -99,83 +99,130 @@ func writeFEC(data io.ReaderAt, hashDev ReadWriterAt, hashPath string, p *Params
 	return fp.ParityBlocks(n), nil
 }
 
-// fecPlan maps the damaged blocks of a report to message blocks.
-type fecPlan struct {
-	erasures []uint64
-	// problem index → message block
-	where map[int]uint64
-}
-
-func (d *Device) fecPlan(rep *Report, g *Geometry) *fecPlan {
-	pl := &fecPlan{where: map[int]uint64{}}
+// erasures maps the damaged blocks of a report to FEC message blocks:
+// blocks shown damaged by an authenticated parent, unreadable blocks, and
+// the top hash block when the root does not match and blocks below
+// disagree. Unverifiable blocks are not erasures: they may be intact,
+// and the decoder finds real errors among them with its spare capacity.
+func (d *Device) erasures(rep *Report, g *Geometry) []uint64 {
+	var out []uint64
 	seen := map[uint64]bool{}
-	add := func(i int, blk uint64) {
-		pl.where[i] = blk
+	add := func(blk uint64) {
 		if !seen[blk] {
 			seen[blk] = true
-			pl.erasures = append(pl.erasures, blk)
+			out = append(out, blk)
 		}
 	}
 	b := uint64(d.Params.HashBlockSize)
-	for i, pr := range rep.Problems {
+	for _, pr := range rep.Problems {
 		switch pr.Kind {
-		case DataBlockDamaged, Unverifiable, HashBlockDamaged, PaddingNotZero, RootHashMismatch, IOError:
+		case DataBlockDamaged, HashBlockDamaged, PaddingNotZero, IOError:
+		case RootHashMismatch:
+			if len(rep.Problems) == 1 && len(g.Levels) > 0 {
+				continue // a wrong root hash, not damage
+			}
 		default:
 			continue
 		}
-		if pr.Kind == RootHashMismatch && len(g.Levels) == 0 {
-			add(i, 0)
-			continue
-		}
 		if pr.Device == DeviceData {
-			add(i, pr.Block)
+			add(pr.Block)
 			continue
 		}
-		hb := uint64(pr.Offset) / b
-		if hb >= g.HashStart && hb < g.End {
-			add(i, d.Params.DataBlocks+hb-g.HashStart)
+		if hb := uint64(pr.Offset) / b; hb >= g.HashStart && hb < g.End {
+			add(d.Params.DataBlocks + hb - g.HashStart)
 		}
 	}
-	sort.Slice(pl.erasures, func(i, j int) bool { return pl.erasures[i] < pl.erasures[j] })
-	return pl
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
-// fecRun opens the devices and runs the corrector over the report's
-// damaged blocks.
-func (d *Device) fecRun(rep *Report, data, hf io.ReaderAt, hashSize int64) (*fec.Result, *fecPlan, error) {
+// fecAttempt rebuilds the damaged blocks of rep from the parity and checks
+// the rebuilt device against root without writing anything. It returns
+// the report of the rebuilt device and the rebuilt blocks by byte offset
+// on the data and hash devices.
+func (d *Device) fecAttempt(rep *Report, root []byte, data, hf io.ReaderAt, hashSize int64, vo *VerifyOptions) (after *Report, dataFix, hashFix map[int64][]byte, err error) {
 	l := d.Layout
 	g, err := d.Params.Geometry(l.HashStart(&d.Params))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if err := checkFEC(&d.Params, &l, g, sameFile(l.FECPath, d.HashPath)); err != nil {
-		return nil, nil, err
+	onHash := sameFile(l.FECPath, d.HashPath)
+	if err := checkFEC(&d.Params, &l, g, onHash); err != nil {
+		return nil, nil, nil, err
 	}
 	ff, err := os.Open(l.FECPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer ff.Close()
-	msg, n := fecGeometry(data, hf, &d.Params, &l, g, hashSize, sameFile(l.FECPath, d.HashPath))
-	pl := d.fecPlan(rep, g)
+	msg, n := fecGeometry(data, hf, &d.Params, &l, g, hashSize, onHash)
 	fp := fec.Params{BlockSize: int(d.Params.HashBlockSize), Roots: l.FECRoots}
 	if st, err := ff.Stat(); err == nil && st.Mode().IsRegular() {
 		if need := int64(l.FECOffset) + int64(fp.ParityBlocks(n))*int64(fp.BlockSize); st.Size() < need {
-			return nil, nil, fmt.Errorf("%s: FEC device has %d bytes, the parity needs %d", l.FECPath, st.Size(), need)
+			return nil, nil, nil, fmt.Errorf("%s: FEC device has %d bytes, the parity needs %d", l.FECPath, st.Size(), need)
 		}
 	}
-	res, err := fec.CorrectErasures(msg, n, ff, int64(l.FECOffset), fp, pl.erasures)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", l.FECPath, err)
+	erased := d.erasures(rep, g)
+	var res *fec.Result
+	if len(erased) > 0 {
+		res, err = fec.CorrectErasures(msg, n, ff, int64(l.FECOffset), fp, erased)
+	} else {
+		res, err = fec.Correct(msg, n, ff, int64(l.FECOffset), fp, nil)
 	}
-	return res, pl, nil
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", l.FECPath, err)
+	}
+	b := int64(d.Params.HashBlockSize)
+	dataFix, hashFix = map[int64][]byte{}, map[int64][]byte{}
+	for _, blk := range res.Blocks {
+		if blk.Index < d.Params.DataBlocks {
+			dataFix[int64(blk.Index)*b] = blk.Data
+		} else {
+			hashFix[int64(g.HashStart+blk.Index-d.Params.DataBlocks)*b] = blk.Data
+		}
+	}
+	after, err = Verify(&overlay{data, dataFix, b}, &overlay{hf, hashFix, b}, &d.Params, g.HashStart, root, vo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	markCorrectable(rep, after)
+	return after, dataFix, hashFix, nil
 }
 
-// CheckFEC marks each damaged block of rep as correctable or not by the
-// device's Reed-Solomon parity. It reads only the rounds with damage.
-func (d *Device) CheckFEC(rep *Report) error {
+// markCorrectable sets Correctable on each problem of before: true when
+// the rebuilt device no longer has it.
+func markCorrectable(before, after *Report) {
+	type place struct {
+		dev   string
+		level int
+		off   int64
+	}
+	left := map[place]bool{}
+	for _, p := range after.Problems {
+		left[place{p.Device, p.Level, p.Offset}] = true
+	}
+	for i := range before.Problems {
+		p := &before.Problems[i]
+		ok := after.OK || !left[place{p.Device, p.Level, p.Offset}]
+		if p.Kind == Truncated {
+			ok = false
+		}
+		p.Correctable = &ok
+	}
+}
+
+// CheckFEC marks each problem of rep as correctable or not by the device's
+// Reed-Solomon parity: the damaged blocks are rebuilt in memory and the
+// rebuilt device verified against root. Nothing is written.
+func (d *Device) CheckFEC(rep *Report, root []byte) error {
 	if rep.OK || d.Layout.FECPath == "" {
 		return nil
+	}
+	for _, p := range rep.Problems {
+		if p.Kind == Truncated {
+			markCorrectable(rep, &Report{Problems: rep.Problems})
+			return nil
+		}
 	}
 	data, hf, hashSize, err := d.open(os.O_RDONLY)
 	if err != nil {
@@ -183,19 +230,8 @@ func (d *Device) CheckFEC(rep *Report) error {
 	}
 	defer data.Close()
 	defer hf.Close()
-	res, pl, err := d.fecRun(rep, data, hf, hashSize)
-	if err != nil {
-		return err
-	}
-	bad := map[uint64]bool{}
-	for _, r := range res.Uncorrectable {
-		bad[r] = true
-	}
-	for i, blk := range pl.where {
-		ok := !bad[blk%res.Rounds]
-		rep.Problems[i].Correctable = &ok
-	}
-	return nil
+	_, _, _, err = d.fecAttempt(rep, root, data, hf, hashSize, nil)
+	return err
 }
 
 func (d *Device) open(flag int) (data, hf *os.File, hashSize int64, err error) {
@@ -221,19 +257,19 @@ func (d *Device) open(flag int) (data, hf *os.File, hashSize int64, err error) {
 type RepairResult struct {
 	// Before is the report before repair, with Correctable set.
 	Before *Report `json:"before"`
-	// After is the report after the repaired blocks were written back;
-	// nil when nothing was written.
+	// After is the report of the device as rebuilt (written back unless
+	// Refused is set); nil when there was nothing to rebuild.
 	After *Report `json:"after,omitempty"`
-	// Repaired lists the blocks rewritten.
+	// Repaired lists the problems mended.
 	Repaired []Problem `json:"repaired,omitempty"`
 	// Refused explains why nothing was written, when it was not.
 	Refused string `json:"refused,omitempty"`
 }
 
-// Repair verifies the device against root and, when every damaged block
-// can be rebuilt from the FEC parity and the rebuilt device verifies,
-// writes the rebuilt blocks back. It writes nothing otherwise: a repair is
-// all or nothing, so a device is never left half repaired.
+// Repair verifies the device against root and, when the damaged blocks
+// can be rebuilt from the FEC parity so that the whole device verifies,
+// writes the rebuilt blocks back and syncs. It writes nothing otherwise:
+// a repair is all or nothing, so a device is never left half repaired.
 func (d *Device) Repair(root []byte, opts *Options) (*RepairResult, error) {
 	if d.Layout.FECPath == "" {
 		return nil, fmt.Errorf("repair needs FEC parity (--fec-device)")
@@ -252,6 +288,7 @@ func (d *Device) Repair(root []byte, opts *Options) (*RepairResult, error) {
 	}
 	for _, p := range before.Problems {
 		if p.Kind == Truncated {
+			markCorrectable(before, &Report{Problems: before.Problems})
 			out.Refused = "a device is truncated: " + p.Detail
 			return out, nil
 		}
@@ -266,65 +303,36 @@ func (d *Device) Repair(root []byte, opts *Options) (*RepairResult, error) {
 	}
 	defer data.Close()
 	defer hf.Close()
-	res, pl, err := d.fecRun(before, data, hf, hashSize)
+	after, dataFix, hashFix, err := d.fecAttempt(before, root, data, hf, hashSize, &VerifyOptions{})
 	if err != nil {
 		return nil, err
 	}
-	bad := map[uint64]bool{}
-	for _, r := range res.Uncorrectable {
-		bad[r] = true
-	}
-	for i, blk := range pl.where {
-		ok := !bad[blk%res.Rounds]
-		before.Problems[i].Correctable = &ok
-	}
-	if !res.OK() {
-		out.Refused = fmt.Sprintf("damage in %d FEC round(s) exceeds what %d parity bytes per codeword can correct", len(res.Uncorrectable), d.Layout.FECRoots)
-		return out, nil
-	}
-	// Check the rebuilt device before writing anything.
-	b := int64(d.Params.HashBlockSize)
-	g, _ := d.Params.Geometry(d.Layout.HashStart(&d.Params))
-	dataFix, hashFix := map[int64][]byte{}, map[int64][]byte{}
-	for _, blk := range res.Blocks {
-		if blk.Index < d.Params.DataBlocks {
-			dataFix[int64(blk.Index)*b] = blk.Data
-		} else {
-			hashFix[int64(g.HashStart+blk.Index-d.Params.DataBlocks)*b] = blk.Data
-		}
-	}
-	after, err := Verify(&overlay{data, dataFix, b}, &overlay{hf, hashFix, b}, &d.Params, g.HashStart, root, vo)
-	if err != nil {
-		return nil, err
-	}
+	out.After = after
 	if !after.OK {
-		out.Refused = "the rebuilt blocks do not verify against the root hash"
-		out.After = after
+		out.Refused = fmt.Sprintf("the parity (%d roots) cannot rebuild the damage: %d problem(s) would remain", d.Layout.FECRoots, len(after.Problems))
 		return out, nil
 	}
-	for off, blk := range dataFix {
-		if _, err := data.WriteAt(blk, off); err != nil {
-			return nil, fmt.Errorf("%s: writing repaired block at byte %d: %w", d.DataPath, off, err)
-		}
-	}
-	for off, blk := range hashFix {
-		if _, err := hf.WriteAt(blk, off); err != nil {
-			return nil, fmt.Errorf("%s: writing repaired block at byte %d: %w", d.HashPath, off, err)
-		}
-	}
-	if err := data.Sync(); err != nil {
+	if err := writeBlocks(data, d.DataPath, dataFix); err != nil {
 		return nil, err
 	}
-	if err := hf.Sync(); err != nil {
+	if err := writeBlocks(hf, d.HashPath, hashFix); err != nil {
 		return nil, err
 	}
-	for _, p := range before.Problems {
-		if p.Correctable != nil && *p.Correctable {
-			out.Repaired = append(out.Repaired, p)
-		}
-	}
+	out.Repaired = before.Problems
 	out.After, err = d.Verify(root, vo)
 	return out, err
+}
+
+func writeBlocks(f *os.File, name string, blocks map[int64][]byte) error {
+	for off, blk := range blocks {
+		if _, err := f.WriteAt(blk, off); err != nil {
+			return fmt.Errorf("%s: writing repaired block at byte %d: %w", name, off, err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // overlay reads a device with some blocks replaced.

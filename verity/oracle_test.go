@@ -68,10 +68,11 @@ type oracleCase struct {
 	noSB       bool
 	hashOffset uint64 // > 0: tree in the data file at this offset
 	dataBlocks uint64 // --data-blocks, 0: whole file
+	fecRoots   int    // > 0: parity in a separate FEC file
 }
 
 func (c oracleCase) name() string {
-	return fmt.Sprintf("n%d_%s_v%d_d%d_h%d_salt%d_nosb%v_off%d_db%d", c.blocks, c.alg, c.format, c.dataBS, c.hashBS, len(c.salt), c.noSB, c.hashOffset, c.dataBlocks)
+	return fmt.Sprintf("n%d_%s_v%d_d%d_h%d_salt%d_nosb%v_off%d_db%d_fec%d", c.blocks, c.alg, c.format, c.dataBS, c.hashBS, len(c.salt), c.noSB, c.hashOffset, c.dataBlocks, c.fecRoots)
 }
 
 func (c oracleCase) run(t *testing.T) {
@@ -99,6 +100,10 @@ func (c oracleCase) run(t *testing.T) {
 	if c.dataBlocks > 0 {
 		args = append(args, fmt.Sprintf("--data-blocks=%d", c.dataBlocks))
 	}
+	fecA, fecB := filepath.Join(dir, "a.fec"), filepath.Join(dir, "b.fec")
+	if c.fecRoots > 0 {
+		args = append(args, "--fec-device="+fecA, fmt.Sprintf("--fec-roots=%d", c.fecRoots))
+	}
 	want := runVeritysetup(t, args...)
 
 	salt, err := ParseSalt(c.salt)
@@ -109,6 +114,9 @@ func (c oracleCase) run(t *testing.T) {
 	d := &Device{DataPath: dataB, HashPath: hashB,
 		Params: Params{HashType: c.format, Algorithm: c.alg, DataBlockSize: c.dataBS, HashBlockSize: c.hashBS, Salt: salt, UUID: u, DataBlocks: c.dataBlocks},
 		Layout: Layout{HashOffset: c.hashOffset, NoSuperblock: c.noSB}}
+	if c.fecRoots > 0 {
+		d.Layout.FECPath, d.Layout.FECRoots = fecB, c.fecRoots
+	}
 	res, err := d.Format(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +128,14 @@ func (c oracleCase) run(t *testing.T) {
 	b, _ := os.ReadFile(hashB)
 	if !bytes.Equal(a, b) {
 		t.Fatalf("hash device differs from veritysetup's at byte %d (sizes %d, %d)", firstDiff(a, b), len(b), len(a))
+	}
+	if c.fecRoots > 0 {
+		fa, _ := os.ReadFile(fecA)
+		fb, _ := os.ReadFile(fecB)
+		if len(fa) == 0 || !bytes.Equal(fa, fb) {
+			t.Fatalf("FEC parity differs from veritysetup's at byte %d (sizes %d, %d)", firstDiff(fa, fb), len(fb), len(fa))
+		}
+		d.Layout.FECPath = fecA
 	}
 	// Our verifier accepts what veritysetup wrote.
 	d.DataPath, d.HashPath = dataA, hashA
@@ -172,6 +188,11 @@ func TestOracleMatrix(t *testing.T) {
 		oracleCase{blocks: 200, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, hashOffset: 129 * 4096, dataBlocks: 129},
 		oracleCase{blocks: 200, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, hashOffset: 129 * 4096, dataBlocks: 129, noSB: true},
 		oracleCase{blocks: 300, alg: "sha1", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, dataBlocks: 257},
+		oracleCase{blocks: 129, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, fecRoots: 2},
+		oracleCase{blocks: 16385, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, fecRoots: 2},
+		oracleCase{blocks: 16385, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, fecRoots: 24},
+		oracleCase{blocks: 1000, alg: "sha512", format: 0, dataBS: 512, hashBS: 512, salt: "-", fecRoots: 24, noSB: true},
+		oracleCase{blocks: 1, alg: "sha256", format: 1, dataBS: 4096, hashBS: 4096, salt: salt, fecRoots: 7},
 	)
 	for _, c := range cases {
 		t.Run(c.name(), c.run)

@@ -35,11 +35,12 @@ func (a *app) groups() []*group {
 
 func (a *app) run(args []string) int {
 	groups := a.groups()
-	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
-		a.usage(groups)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	if len(args) == 0 {
+		a.usage(a.stderr, groups)
+		return exitUsage
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		a.usage(a.stdout, groups)
 		return exitOK
 	}
 	if args[0] == "version" || args[0] == "--version" {
@@ -55,8 +56,7 @@ func (a *app) run(args []string) int {
 	return exitUsage
 }
 
-func (a *app) usage(groups []*group) {
-	w := a.stdout
+func (a *app) usage(w io.Writer, groups []*group) {
 	fmt.Fprintln(w, "Usage: rampart GROUP VERB [flags] [args]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Groups:")
@@ -69,11 +69,12 @@ func (a *app) usage(groups []*group) {
 }
 
 func (a *app) runGroup(g *group, args []string) int {
-	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
-		a.groupUsage(g)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	if len(args) == 0 {
+		a.groupUsage(a.stderr, g)
+		return exitUsage
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		a.groupUsage(a.stdout, g)
 		return exitOK
 	}
 	for _, v := range g.verbs {
@@ -85,8 +86,7 @@ func (a *app) runGroup(g *group, args []string) int {
 	return exitUsage
 }
 
-func (a *app) groupUsage(g *group) {
-	w := a.stdout
+func (a *app) groupUsage(w io.Writer, g *group) {
 	fmt.Fprintf(w, "Usage: rampart %s VERB [flags] [args]\n\n%s\n\nVerbs:\n", g.name, g.summary)
 	for _, v := range g.verbs {
 		fmt.Fprintf(w, "  %-12s %s\n", v.name, v.summary)

@@ -291,7 +291,7 @@ func verityVerify(fs *flag.FlagSet) func(*ctx, []string) error {
 			return err
 		}
 		if d.Layout.FECPath != "" {
-			if err := d.CheckFEC(rep); err != nil {
+			if err := d.CheckFEC(rep, root); err != nil {
 				return err
 			}
 		}

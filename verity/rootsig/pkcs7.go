@@ -293,8 +293,9 @@ func keyTypeName(pub crypto.PublicKey) string {
 // (the root hash as it appears in the dm-verity table) against the
 // trusted certificates, and returns the trusted certificate that signed
 // it. trusted plays the role of the kernel keyring: certificates embedded
-// in sig are never trusted by themselves, and certificate chains are not
-// followed; a signer must be in trusted itself. Validity periods of the
+// in sig are never trusted by themselves (they are checked only for
+// shape, not parsed), and certificate chains are not followed; a signer
+// must be in trusted itself. Validity periods of the
 // trusted certificates are not checked against the clock (the kernel does
 // not either), only against a signingTime attribute.
 //
