@@ -193,3 +193,55 @@ func TestRepairCLI(t *testing.T) {
 		t.Fatal("repair did not restore the data")
 	}
 }
+
+func TestSignAndVerifySignature(t *testing.T) {
+	openssl := needTool(t, "openssl")
+	dir := t.TempDir()
+	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if b, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "30", "-subj", "/CN=rampart test signer").CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v %s", err, b)
+	}
+	data := writeData(t, dir, 20)
+	hash, rootFile, sig := filepath.Join(dir, "hash"), filepath.Join(dir, "root"), filepath.Join(dir, "root.p7s")
+	mustRun(t, "verity", "format", data, hash, "--root-hash-file", rootFile)
+	mustRun(t, "verity", "sign", "--root-hash-file", rootFile, "--key", key, "--cert", cert, "--out", sig)
+	// openssl checks rampart's signature over the same content.
+	if b, err := exec.Command(openssl, "smime", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", rootFile,
+		"-certfile", cert, "-nointern", "-noverify", "-out", os.DevNull).CombinedOutput(); err != nil {
+		t.Fatalf("openssl smime -verify: %v %s", err, b)
+	}
+	out := mustRun(t, "verity", "verify", data, hash, "--root-hash-file", rootFile, "--root-hash-signature", sig, "--root-hash-cert", cert)
+	if !strings.Contains(out, "signature: good") {
+		t.Fatalf("verify with signature: %s", out)
+	}
+	// A signature made by openssl verifies with rampart.
+	osig := filepath.Join(dir, "openssl.p7s")
+	if b, err := exec.Command(openssl, "smime", "-sign", "-nocerts", "-noattr", "-binary", "-in", rootFile, "-signer", cert,
+		"-inkey", key, "-outform", "der", "-out", osig).CombinedOutput(); err != nil {
+		t.Fatalf("openssl smime -sign: %v %s", err, b)
+	}
+	mustRun(t, "verity", "verify", data, hash, "--root-hash-file", rootFile, "--root-hash-signature", osig, "--root-hash-cert", cert)
+	// Another signer's certificate: exit 1 with the reason.
+	key2, cert2 := filepath.Join(dir, "key2.pem"), filepath.Join(dir, "cert2.pem")
+	exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key2, "-out", cert2, "-days", "30", "-subj", "/CN=other").Run()
+	code, out, _ := run(t, "verity", "verify", data, hash, "--root-hash-file", rootFile, "--root-hash-signature", sig, "--root-hash-cert", cert2)
+	if code != 1 || !strings.Contains(out, "BAD") {
+		t.Fatalf("untrusted signer: exit %d %s", code, out)
+	}
+	// Ed25519.
+	edKey, edPub, edSig := filepath.Join(dir, "ed.pem"), filepath.Join(dir, "ed.pub"), filepath.Join(dir, "root.ed25519")
+	exec.Command(openssl, "genpkey", "-algorithm", "ed25519", "-out", edKey).Run()
+	exec.Command(openssl, "pkey", "-in", edKey, "-pubout", "-out", edPub).Run()
+	mustRun(t, "verity", "sign", "--root-hash-file", rootFile, "--key", edKey, "--out", edSig)
+	if b, err := exec.Command(openssl, "pkeyutl", "-verify", "-rawin", "-pubin", "-inkey", edPub, "-in", rootFile, "-sigfile", edSig).CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkeyutl -verify: %v %s", err, b)
+	}
+	mustRun(t, "verity", "verify", data, hash, "--root-hash-file", rootFile, "--root-hash-signature", edSig, "--public-key", edPub)
+	b, _ := os.ReadFile(edSig)
+	b[10] ^= 1
+	os.WriteFile(edSig, b, 0o644)
+	if code, _, _ := run(t, "verity", "verify", data, hash, "--root-hash-file", rootFile, "--root-hash-signature", edSig, "--public-key", edPub); code != 1 {
+		t.Fatalf("tampered Ed25519 signature: exit %d", code)
+	}
+}

@@ -20,6 +20,7 @@ func verityGroup() *group {
 				help: verityFormatHelp},
 			{name: "verify", args: "DATA HASH [ROOTHASH]", summary: "check DATA and HASH against the root hash; print a corruption map", setup: verityVerify},
 			{name: "repair", args: "DATA HASH [ROOTHASH]", summary: "rewrite damaged blocks from FEC parity, then verify", setup: verityRepair},
+			{name: "table", args: "DATA HASH [ROOTHASH]", summary: "print the kernel dm-verity table and dm-mod.create= argument", setup: verityTable},
 			{name: "dump", args: "HASH", summary: "print the verity superblock of HASH", setup: verityDump},
 			{name: "sign", args: "[ROOTHASH]", summary: "sign a root hash (kernel PKCS#7 or Ed25519)", setup: veritySign},
 		},
@@ -426,6 +427,75 @@ func verityRepair(fs *flag.FlagSet) func(*ctx, []string) error {
 		if !ok {
 			return &failure{}
 		}
+		return nil
+	}
+}
+
+func verityTable(fs *flag.FlagSet) func(*ctx, []string) error {
+	var f treeFlags
+	f.register(fs, false)
+	dataDev := fs.String("data-device", "", "data device as the kernel sees it (default: DATA)")
+	hashDev := fs.String("hash-device", "", "hash device as the kernel sees it (default: HASH)")
+	fecDev := fs.String("fec-kernel-device", "", "FEC device as the kernel sees it (default: --fec-device)")
+	name := fs.String("name", "root", "device-mapper name for dm-mod.create")
+	onCorruption := fs.String("on-corruption", "", "ignore, restart or panic (default: return I/O errors)")
+	ignoreZero := fs.Bool("ignore-zero-blocks", false, "do not verify zeroed blocks")
+	once := fs.Bool("check-at-most-once", false, "verify each data block only the first time it is read")
+	keyDesc := fs.String("root-hash-sig-key-desc", "", "keyring description of the root-hash signature key")
+	return func(c *ctx, args []string) error {
+		if err := wantArgs(args, 2, 3, "DATA HASH [ROOTHASH]"); err != nil {
+			return err
+		}
+		root, err := rootHash(args, f.rootHashFile)
+		if err != nil {
+			return err
+		}
+		p, err := f.params(false)
+		if err != nil {
+			return err
+		}
+		d := &verity.Device{DataPath: args[0], HashPath: args[1], Params: p, Layout: f.layout()}
+		if err := d.LoadParams(); err != nil {
+			return err
+		}
+		o := verity.TableOptions{IgnoreZeroBlocks: *ignoreZero, CheckAtMostOnce: *once, SignatureKeyDesc: *keyDesc}
+		if *onCorruption != "" {
+			o.OnCorruption = *onCorruption + "_on_corruption"
+			if *onCorruption == "ignore" {
+				o.OnCorruption = "ignore_corruption"
+			}
+		}
+		hs := d.Layout.HashStart(&d.Params)
+		if f.fecDevice != "" {
+			st, err := os.Stat(args[1])
+			if err != nil {
+				return err
+			}
+			o.FECDevice = *fecDev
+			if o.FECDevice == "" {
+				o.FECDevice = f.fecDevice
+			}
+			o.FECRoots = f.fecRoots
+			o.FECStart = f.fecOffset / uint64(d.Params.HashBlockSize)
+			o.FECBlocks = d.Params.FECCoverage(hs, st.Size(), f.fecOffset, f.fecDevice == args[1])
+		}
+		dd, hd := *dataDev, *hashDev
+		if dd == "" {
+			dd = args[0]
+		}
+		if hd == "" {
+			hd = args[1]
+		}
+		table, err := d.Params.Table(dd, hd, hs, root, o)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		create := fmt.Sprintf("dm-mod.create=\"%s,,,ro,%s\"", *name, table)
+		if c.json {
+			return c.writeJSON(map[string]string{"table": table, "dm_mod_create": create})
+		}
+		fmt.Fprintln(c.stdout, table)
+		fmt.Fprintln(c.stdout, create)
 		return nil
 	}
 }

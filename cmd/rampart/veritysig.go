@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/rampart-sec/rampart/verity/rootsig"
 )
@@ -88,7 +87,7 @@ func veritySign(fs *flag.FlagSet) func(*ctx, []string) error {
 			return err
 		}
 		// The kernel checks the signature over the table's lower-case hex.
-		content := []byte(strings.ToLower(fmt.Sprintf("%x", root)))
+		content := rootsig.RootHashContent(root)
 		key, err := rootsig.LoadPrivateKey(*keyPath)
 		if err != nil {
 			return err

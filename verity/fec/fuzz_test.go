@@ -56,17 +56,21 @@ func FuzzCorrect(f *testing.F) {
 			j := uint64(target) % msgBlocks
 			switch kind {
 			case 0: // flip a message byte
-				dmsg[int(target)%len(dmsg)] ^= val
+				if len(dmsg) > 0 {
+					dmsg[int(target)%len(dmsg)] ^= val
+				}
 			case 1: // flip a parity byte
-				dpar[int(target)%len(dpar)] ^= val
-			case 2: // erase a block, and overwrite it
+				if len(dpar) > 0 {
+					dpar[int(target)%len(dpar)] ^= val
+				}
+			case 2: // erase a block, and overwrite what is left of it
 				erasures = append(erasures, j)
-				for i := range dmsg[j*bs : (j+1)*bs] {
-					dmsg[j*bs+uint64(i)] = val + byte(i)
+				for i := j * bs; i < min((j+1)*bs, uint64(len(dmsg))); i++ {
+					dmsg[i] = val + byte(i)
 				}
 			case 3: // overwrite a block, unannounced
-				for i := range dmsg[j*bs : (j+1)*bs] {
-					dmsg[j*bs+uint64(i)] ^= val * byte(i)
+				for i := j * bs; i < min((j+1)*bs, uint64(len(dmsg))); i++ {
+					dmsg[i] ^= val * byte(i)
 				}
 			case 4: // truncate the message
 				dmsg = dmsg[:int(target)%(len(dmsg)+1)]
@@ -78,6 +82,9 @@ func FuzzCorrect(f *testing.F) {
 				erasures = append(erasures, msgBlocks+uint64(target))
 				badInput = true
 			case 7: // garbage in a parity block
+				if len(dpar) < bs {
+					break
+				}
 				pb := int(target) % (len(dpar) / bs)
 				g := rand.New(rand.NewPCG(uint64(target), uint64(val)))
 				for i := pb * bs; i < (pb+1)*bs; i++ {
@@ -110,6 +117,10 @@ func roundsInCapacity(p Params, msgBlocks uint64, msg, dmsg, par, dpar []byte, e
 	bs := uint64(p.BlockSize)
 	rounds := p.Rounds(msgBlocks)
 	rsn := uint64(255 - p.Roots)
+	erased := make([]bool, msgBlocks)
+	for _, j := range erasures {
+		erased[j] = true
+	}
 	ok := make([]bool, rounds)
 	for n := range rounds {
 		ok[n] = true
@@ -121,7 +132,7 @@ func roundsInCapacity(p Params, msgBlocks uint64, msg, dmsg, par, dpar []byte, e
 					break
 				}
 				switch {
-				case slices.Contains(erasures, j):
+				case erased[j]:
 					weight++
 				case dmsg[j*bs+b] != msg[j*bs+b]:
 					weight += 2
