@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/rampart-sec/rampart/verity/fec"
@@ -163,11 +164,20 @@ func (d *Device) fecAttempt(rep *Report, root []byte, data, hf io.ReaderAt, hash
 		}
 	}
 	erased := d.erasures(rep, g)
+	// When every problem is located, only the rounds holding them need
+	// decoding. Unverifiable blocks may hide damage in other rounds, so
+	// then every round is checked (still using the located erasures).
+	located := len(erased) > 0
+	for _, p := range rep.Problems {
+		if p.Kind == Unverifiable {
+			located = false
+		}
+	}
 	var res *fec.Result
-	if len(erased) > 0 {
+	if located {
 		res, err = fec.CorrectErasures(msg, n, ff, int64(l.FECOffset), fp, erased)
 	} else {
-		res, err = fec.Correct(msg, n, ff, int64(l.FECOffset), fp, nil)
+		res, err = fec.Correct(msg, n, ff, int64(l.FECOffset), fp, erased)
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", l.FECPath, err)
@@ -211,11 +221,14 @@ func markCorrectable(before, after *Report) {
 	}
 }
 
-// CheckFEC marks each problem of rep as correctable or not by the device's
-// Reed-Solomon parity: the damaged blocks are rebuilt in memory and the
-// rebuilt device verified against root. Nothing is written.
+// CheckFEC completes rep with what the device's Reed-Solomon parity says.
+// When rep has problems, each is marked correctable or not: the damaged
+// blocks are rebuilt in memory and the rebuilt device verified against
+// root. When data and tree verify, the parity itself is checked, and each
+// damaged parity block is added as a ParityDamaged problem. Nothing is
+// written.
 func (d *Device) CheckFEC(rep *Report, root []byte) error {
-	if rep.OK || d.Layout.FECPath == "" {
+	if d.Layout.FECPath == "" {
 		return nil
 	}
 	for _, p := range rep.Problems {
@@ -230,8 +243,57 @@ func (d *Device) CheckFEC(rep *Report, root []byte) error {
 	}
 	defer data.Close()
 	defer hf.Close()
+	if rep.OK {
+		bad, err := d.checkParity(data, hf, hashSize)
+		if err != nil {
+			return err
+		}
+		b := int64(d.Params.HashBlockSize)
+		for _, blk := range bad {
+			off := int64(d.Layout.FECOffset) + int64(blk)*b
+			rep.Problems = append(rep.Problems, Problem{Kind: ParityDamaged, Device: DeviceFEC, Level: -1, Block: blk, Offset: off,
+				Detail: "parity block does not match the verified data and tree; repair re-encodes it"})
+		}
+		rep.OK = len(rep.Problems) == 0
+		return nil
+	}
 	_, _, _, err = d.fecAttempt(rep, root, data, hf, hashSize, nil)
 	return err
+}
+
+// checkParity decodes every codeword of a device whose data and tree
+// verify and returns the parity blocks that disagree with them.
+func (d *Device) checkParity(data, hf io.ReaderAt, hashSize int64) ([]uint64, error) {
+	l := d.Layout
+	g, err := d.Params.Geometry(l.HashStart(&d.Params))
+	if err != nil {
+		return nil, err
+	}
+	onHash := sameFile(l.FECPath, d.HashPath)
+	if err := checkFEC(&d.Params, &l, g, onHash); err != nil {
+		return nil, err
+	}
+	ff, err := os.Open(l.FECPath)
+	if err != nil {
+		return nil, err
+	}
+	defer ff.Close()
+	msg, n := fecGeometry(data, hf, &d.Params, &l, g, hashSize, onHash)
+	fp := fec.Params{BlockSize: int(d.Params.HashBlockSize), Roots: l.FECRoots}
+	res, err := fec.Correct(msg, n, ff, int64(l.FECOffset), fp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.FECPath, err)
+	}
+	bad := append([]uint64(nil), res.ParityBlocks...)
+	// Rounds beyond repair: with the data verified, their parity is what
+	// is wrong. Round r's parity is blocks [r·roots, (r+1)·roots).
+	for _, r := range res.Uncorrectable {
+		for i := uint64(0); i < uint64(l.FECRoots); i++ {
+			bad = append(bad, r*uint64(l.FECRoots)+i)
+		}
+	}
+	sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
+	return slices.Compact(bad), nil
 }
 
 func (d *Device) open(flag int) (data, hf *os.File, hashSize int64, err error) {
@@ -284,7 +346,7 @@ func (d *Device) Repair(root []byte, opts *Options) (*RepairResult, error) {
 	}
 	out := &RepairResult{Before: before}
 	if before.OK {
-		return out, nil
+		return d.repairParity(out, root, vo)
 	}
 	for _, p := range before.Problems {
 		if p.Kind == Truncated {
@@ -359,4 +421,37 @@ func (o *overlay) ReadAt(b []byte, off int64) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+// repairParity re-encodes the parity of a device whose data and tree
+// verify, when the parity is damaged.
+func (d *Device) repairParity(out *RepairResult, root []byte, vo *VerifyOptions) (*RepairResult, error) {
+	if err := d.CheckFEC(out.Before, root); err != nil {
+		return nil, err
+	}
+	if out.Before.OK {
+		return out, nil
+	}
+	data, hf, hashSize, err := d.open(os.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	defer hf.Close()
+	g, err := d.Params.Geometry(d.Layout.HashStart(&d.Params))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := writeFEC(data, hf, d.HashPath, &d.Params, &d.Layout, g, hashSize); err != nil {
+		return nil, err
+	}
+	if err := hf.Sync(); err != nil {
+		return nil, err
+	}
+	out.Repaired = out.Before.Problems
+	out.After, err = d.Verify(root, vo)
+	if err == nil {
+		err = d.CheckFEC(out.After, root)
+	}
+	return out, err
 }

@@ -36,12 +36,16 @@ const (
 	Truncated ProblemKind = "truncated"
 	// IOError: a block could not be read.
 	IOError ProblemKind = "io-error"
+	// ParityDamaged: data and tree verify, but a block of the FEC parity
+	// does not match them (Repair re-encodes it).
+	ParityDamaged ProblemKind = "fec-parity-damaged"
 )
 
 // Device names used in Problem.Device.
 const (
 	DeviceData = "data"
 	DeviceHash = "hash"
+	DeviceFEC  = "fec"
 )
 
 // Problem is one entry of a corruption map.

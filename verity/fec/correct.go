@@ -36,9 +36,11 @@ type Result struct {
 	Blocks []Block
 	// Uncorrectable lists, in ascending order, the rounds in which at
 	// least one codeword could not be decoded: the damage exceeds what the
-	// code can repair (more than Roots erasures, or more than
+	// code can repair (more than Roots erasures in the round, or
 	// 2·errors + erasures > Roots in some codeword). Nothing in these
-	// rounds was corrected.
+	// rounds was corrected. Heavy damage to the parity alone (such as a
+	// lost parity block) also shows here; if the round's message blocks
+	// verify against the hash tree, rebuild the parity with Encode.
 	Uncorrectable []uint64
 	// ParityBlocks lists, in ascending order, the blocks of the parity
 	// area (0 is the first block at the parity offset) in which corrupted
@@ -69,7 +71,15 @@ func (r *Result) OK() bool { return len(r.Uncorrectable) == 0 }
 // An error is returned for invalid arguments and for failed or short reads
 // of non-erased message blocks or of the parity; damage that is too heavy to
 // correct is not an error but is reported in Result.Uncorrectable. Memory
-// use is bounded apart from the returned blocks (BlockSize bytes each).
+// use is bounded (a few tens of MiB) apart from the returned blocks,
+// BlockSize bytes each.
+//
+// A decoded round is self-checked (locator roots, known-zero positions,
+// zero syndromes after correction), but damage far beyond the capacity can
+// still look like small damage to a different codeword, above all with few
+// roots; with as many erasures as roots in a round nothing is left to check
+// with. Callers with a hash tree should verify the returned blocks before
+// writing them back.
 func Correct(msg io.ReaderAt, msgBlocks uint64, parity io.ReaderAt, parityOff int64, p Params, erasures []uint64) (*Result, error) {
 	return correct(msg, msgBlocks, parity, parityOff, p, erasures, false)
 }

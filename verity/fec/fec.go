@@ -8,7 +8,8 @@
 // The protected "message" is a sequence of msgBlocks blocks of BlockSize
 // bytes. For dm-verity it is the data blocks followed by the hash device from
 // the hash start block on (the superblock is not covered); building it is the
-// caller's job. Blocks at index msgBlocks and beyond read as zeros.
+// caller's job. The code counts the blocks at index msgBlocks and beyond as
+// zeros; they are never read.
 //
 // The code is RS(255, 255−Roots) over GF(2^8) (field polynomial 0x11d, first
 // consecutive root α^0, primitive element α). With rsn = 255−Roots and
@@ -112,9 +113,11 @@ func (p Params) ParityBlocks(msgBlocks uint64) uint64 {
 // parity to w, starting at byte offset off. The output is identical to the
 // FEC area veritysetup writes for the same message.
 //
-// Encode reads and writes from several goroutines at once, as io.ReaderAt
-// and io.WriterAt allow; its memory use is bounded independently of the
-// message size.
+// Encode reads and writes from several goroutines at once (non-overlapping
+// ranges, as the io.ReaderAt and io.WriterAt contracts allow; *os.File is
+// fine). Reads are batched: one read covers the same block range of several
+// rounds. Memory use is bounded (under 64 MiB) whatever the message size.
+// On error, part of the parity may have been written.
 func Encode(msg io.ReaderAt, msgBlocks uint64, p Params, w io.WriterAt, off int64) error {
 	if w == nil {
 		return errors.New("fec: nil parity writer")
@@ -172,7 +175,8 @@ func newLayout(msg io.ReaderAt, msgBlocks uint64, p Params, off int64) (*layout,
 	if off < 0 {
 		return nil, fmt.Errorf("fec: negative parity offset %d", off)
 	}
-	// The parity area is smaller than the message, so this cannot overflow.
+	// At most ceil(msgBlocks/231)·24 blocks, about a tenth of the message
+	// plus 24 blocks, so this cannot overflow.
 	if size := p.ParityBlocks(msgBlocks) * bs; size > uint64(math.MaxInt64-off) {
 		return nil, fmt.Errorf("fec: parity area at offset %d of %d bytes is too large", off, size)
 	}
