@@ -1,0 +1,4 @@
+compartment "web" {
+  tier = "trusted"
+  executables = ["/usr/bin/web"
+}
