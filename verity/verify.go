@@ -68,6 +68,9 @@ type Problem struct {
 	Actual   string `json:"actual,omitempty"`
 	// Detail explains the problem in a sentence.
 	Detail string `json:"detail"`
+	// Files names what the block holds in the data device's filesystem
+	// (a path, or "metadata or free space") when a caller mapped it.
+	Files []string `json:"files,omitempty"`
 	// Correctable is set after a check with forward error correction: true
 	// when the parity can restore the block.
 	Correctable *bool `json:"correctable,omitempty"`

@@ -245,3 +245,26 @@ func TestSignAndVerifySignature(t *testing.T) {
 		t.Fatalf("tampered Ed25519 signature: exit %d", code)
 	}
 }
+
+func TestVerifyNamesFiles(t *testing.T) {
+	needTool(t, "debugfs")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "rootfs.img")
+	b, err := os.ReadFile("../../examples/ic-node/rootfs.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(img, b, 0o644)
+	hash := filepath.Join(dir, "hash")
+	root := rootRE.FindStringSubmatch(mustRun(t, "verity", "format", img, hash))[1]
+	i := bytes.Index(b, []byte("replica stand-in"))
+	if i < 0 {
+		t.Fatal("example image lacks the replica stand-in")
+	}
+	b[i] ^= 1
+	os.WriteFile(img, b, 0o644)
+	code, out, _ := run(t, "verity", "verify", "--files", img, hash, root)
+	if code != 1 || !strings.Contains(out, "in /opt/ic/bin/replica") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}

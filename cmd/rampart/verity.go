@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rampart-sec/rampart/image/fsmap"
 	"github.com/rampart-sec/rampart/verity"
 )
 
@@ -266,6 +268,7 @@ func verityVerify(fs *flag.FlagSet) func(*ctx, []string) error {
 	var f treeFlags
 	f.register(fs, false)
 	firstError := fs.Bool("first-error", false, "stop at the first problem")
+	files := fs.Bool("files", false, "name the files owning damaged data blocks (ext2/3/4 images; needs debugfs)")
 	var sig sigFlags
 	sig.register(fs)
 	return func(c *ctx, args []string) error {
@@ -293,6 +296,11 @@ func verityVerify(fs *flag.FlagSet) func(*ctx, []string) error {
 		}
 		if d.Layout.FECPath != "" {
 			if err := d.CheckFEC(rep, root); err != nil {
+				return err
+			}
+		}
+		if *files {
+			if err := mapFiles(d, rep); err != nil {
 				return err
 			}
 		}
@@ -341,6 +349,9 @@ func printReport(w io.Writer, d *verity.Device, rep *verity.Report, sig *sigChec
 		fmt.Fprintf(w, "%-20s %-5s %-6s %-10d %-12d %s%s\n", p.Kind, p.Device, level, p.Block, p.Offset, p.Detail, fix)
 		if p.Expected != "" {
 			fmt.Fprintf(w, "%52s expected %s\n%52s actual   %s\n", "", p.Expected, "", p.Actual)
+		}
+		if len(p.Files) > 0 {
+			fmt.Fprintf(w, "%52s in %s\n", "", strings.Join(p.Files, ", "))
 		}
 	}
 	if rep.Omitted > 0 {
@@ -498,4 +509,35 @@ func verityTable(fs *flag.FlagSet) func(*ctx, []string) error {
 		fmt.Fprintln(c.stdout, create)
 		return nil
 	}
+}
+
+// mapFiles names the files that own damaged data blocks.
+func mapFiles(d *verity.Device, rep *verity.Report) error {
+	var offs []int64
+	for _, p := range rep.Problems {
+		if p.Device == verity.DeviceData && p.Kind != verity.Truncated {
+			offs = append(offs, p.Offset)
+		}
+	}
+	if len(offs) == 0 {
+		return nil
+	}
+	owners, err := fsmap.Ext4(context.Background(), d.DataPath, int64(d.Params.DataBlockSize), offs)
+	if err != nil {
+		return fmt.Errorf("--files: %w", err)
+	}
+	for i := range rep.Problems {
+		p := &rep.Problems[i]
+		if p.Device != verity.DeviceData {
+			continue
+		}
+		for _, o := range owners[p.Offset] {
+			name := o.Path
+			if name == "" {
+				name = o.What
+			}
+			p.Files = append(p.Files, name)
+		}
+	}
+	return nil
 }
