@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,5 +320,43 @@ func TestFormatRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
+	}
+}
+
+// faulty fails reads that touch one byte range, like a bad sector.
+type faulty struct {
+	r      *memDev
+	lo, hi int64
+}
+
+func (f *faulty) ReadAt(b []byte, off int64) (int, error) {
+	if off < f.hi && off+int64(len(b)) > f.lo {
+		return 0, errors.New("input/output error")
+	}
+	return f.r.ReadAt(b, off)
+}
+
+func TestVerifyIOError(t *testing.T) {
+	p := DefaultParams()
+	p.DataBlocks = 300
+	p.Salt = testSalt
+	data := &memDev{make([]byte, 300*4096)}
+	hashDev := &memDev{make([]byte, 64*4096)}
+	root, err := Format(data, hashDev, &p, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &faulty{data, 42*4096 + 10, 42*4096 + 11}
+	rep, err := Verify(bad, hashDev, &p, 1, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblems(t, rep, problem{IOError, DeviceData, -1, 42, 42 * 4096})
+	if !strings.Contains(rep.Problems[0].Detail, "input/output error") {
+		t.Errorf("detail: %s", rep.Problems[0].Detail)
+	}
+	// Formatting from a failing device is an error naming the block.
+	if _, err := Format(bad, &memDev{make([]byte, 64*4096)}, &p, 1, nil); err == nil || !strings.Contains(err.Error(), "data block 42") {
+		t.Errorf("format from a failing device: %v", err)
 	}
 }
