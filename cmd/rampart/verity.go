@@ -124,6 +124,23 @@ func (f *treeFlags) params(formatting bool) (verity.Params, error) {
 	return p, nil
 }
 
+// device builds the device and root hash of "DATA HASH [ROOTHASH]"
+// arguments, shared by verify, repair and table.
+func (f *treeFlags) device(args []string) (*verity.Device, []byte, error) {
+	if err := wantArgs(args, 2, 3, "DATA HASH [ROOTHASH]"); err != nil {
+		return nil, nil, err
+	}
+	root, err := rootHash(args, f.rootHashFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := f.params(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &verity.Device{DataPath: args[0], HashPath: args[1], Params: p, Layout: f.layout()}, root, nil
+}
+
 func (f *treeFlags) layout() verity.Layout {
 	l := verity.Layout{HashOffset: f.hashOffset, NoSuperblock: f.noSuperblock}
 	if f.fecDevice != "" {
@@ -272,14 +289,7 @@ func verityVerify(fs *flag.FlagSet) func(*ctx, []string) error {
 	var sig sigFlags
 	sig.register(fs)
 	return func(c *ctx, args []string) error {
-		if err := wantArgs(args, 2, 3, "DATA HASH [ROOTHASH]"); err != nil {
-			return err
-		}
-		root, err := rootHash(args, f.rootHashFile)
-		if err != nil {
-			return err
-		}
-		p, err := f.params(false)
+		d, root, err := f.device(args)
 		if err != nil {
 			return err
 		}
@@ -289,7 +299,6 @@ func verityVerify(fs *flag.FlagSet) func(*ctx, []string) error {
 				return err
 			}
 		}
-		d := &verity.Device{DataPath: args[0], HashPath: args[1], Params: p, Layout: f.layout()}
 		rep, err := d.Verify(root, &verity.VerifyOptions{FirstError: *firstError, Options: verity.Options{Progress: c.progress("verifying")}})
 		if err != nil {
 			return err
@@ -394,21 +403,13 @@ func verityRepair(fs *flag.FlagSet) func(*ctx, []string) error {
 	var f treeFlags
 	f.register(fs, false)
 	return func(c *ctx, args []string) error {
-		if err := wantArgs(args, 2, 3, "DATA HASH [ROOTHASH]"); err != nil {
-			return err
-		}
-		root, err := rootHash(args, f.rootHashFile)
-		if err != nil {
-			return err
-		}
-		p, err := f.params(false)
+		d, root, err := f.device(args)
 		if err != nil {
 			return err
 		}
 		if f.fecDevice == "" {
 			return usagef("repair needs --fec-device")
 		}
-		d := &verity.Device{DataPath: args[0], HashPath: args[1], Params: p, Layout: f.layout()}
 		res, err := d.Repair(root, &verity.Options{Progress: c.progress("verifying")})
 		if err != nil {
 			return err
@@ -454,18 +455,10 @@ func verityTable(fs *flag.FlagSet) func(*ctx, []string) error {
 	once := fs.Bool("check-at-most-once", false, "verify each data block only the first time it is read")
 	keyDesc := fs.String("root-hash-sig-key-desc", "", "keyring description of the root-hash signature key")
 	return func(c *ctx, args []string) error {
-		if err := wantArgs(args, 2, 3, "DATA HASH [ROOTHASH]"); err != nil {
-			return err
-		}
-		root, err := rootHash(args, f.rootHashFile)
+		d, root, err := f.device(args)
 		if err != nil {
 			return err
 		}
-		p, err := f.params(false)
-		if err != nil {
-			return err
-		}
-		d := &verity.Device{DataPath: args[0], HashPath: args[1], Params: p, Layout: f.layout()}
 		if err := d.LoadParams(); err != nil {
 			return err
 		}
