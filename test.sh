@@ -13,6 +13,9 @@ have veritysetup || need+=(cryptsetup-bin)
 have openssl || need+=(openssl)
 have mke2fs || need+=(e2fsprogs)
 have git || need+=(git)
+have systemd-analyze || need+=(systemd)
+have secilc || need+=(secilc)
+have sesearch || need+=(setools)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2
   sudo=""
