@@ -16,6 +16,7 @@ have git || need+=(git)
 have systemd-analyze || need+=(systemd)
 have secilc || need+=(secilc)
 have sesearch || need+=(setools)
+have dot || need+=(graphviz)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2
   sudo=""

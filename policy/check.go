@@ -462,7 +462,7 @@ func (l *loader) checkInvariants() {
 		}
 		allOK := true
 		for _, s := range sels {
-			if !l.checkSelector(inv, s.name, s.s) {
+			if !l.checkSelector(s.name, inv.Form.String(), fmt.Sprintf("invariant %q", inv.Name), s.s) {
 				allOK = false
 			}
 		}
@@ -488,8 +488,10 @@ func (l *loader) checkInvariants() {
 }
 
 // checkSelector validates a selector's terms; it reports whether all of
-// them are valid and select something.
-func (l *loader) checkSelector(inv *Invariant, attr string, s Selector) bool {
+// them are valid and select something. attr names the attribute ("from"),
+// holder what holds it for hints ("no_flow") and owner what it belongs to
+// for messages ("invariant \"x\"").
+func (l *loader) checkSelector(attr, holder, owner string, s Selector) bool {
 	ok := true
 	bad := func(rng hcl.Range, hint, format string, a ...any) {
 		ok = false
@@ -497,7 +499,7 @@ func (l *loader) checkSelector(inv *Invariant, attr string, s Selector) bool {
 	}
 	for _, t := range s.Terms {
 		if d, has := termDomain[t.Func]; has && d&s.Domain == 0 {
-			bad(t.Range, fmt.Sprintf("%s of %s holds %s", attr, inv.Form, pluralKinds(s.Domain)),
+			bad(t.Range, fmt.Sprintf("%s of %s holds %s", attr, holder, pluralKinds(s.Domain)),
 				"%s() selects %s, which %s cannot hold", t.Func, pluralKinds(d), attr)
 			continue
 		}
@@ -506,7 +508,7 @@ func (l *loader) checkSelector(inv *Invariant, attr string, s Selector) bool {
 		case TermName, TermAllExcept:
 			for _, n := range t.Args {
 				r := ref{n, t.Range}
-				if _, found := l.entityRef(r, s.Domain, fmt.Sprintf("%s of invariant %q", attr, inv.Name)); !found {
+				if _, found := l.entityRef(r, s.Domain, ofOwner(attr, owner)); !found {
 					ok, valid = false, false
 				}
 			}
@@ -533,8 +535,21 @@ func (l *loader) checkSelector(inv *Invariant, attr string, s Selector) bool {
 			}
 		}
 		if valid && len(l.p.selectTerm(t, s.Domain)) == 0 {
-			bad(t.Range, "an invariant must name something that exists; fix the term or remove it", "%s of invariant %q: %s selects nothing", attr, inv.Name, t)
+			what := "a selector"
+			if strings.HasPrefix(owner, "invariant ") {
+				what = "an invariant"
+			}
+			bad(t.Range, what+" must name something that exists; fix the term or remove it", "%s: %s selects nothing", ofOwner(attr, owner), t)
 		}
 	}
 	return ok
+}
+
+// ofOwner names a selector attribute in messages: "from of invariant
+// \"x\"", or just the attribute when it has no owner.
+func ofOwner(attr, owner string) string {
+	if owner == "" {
+		return attr
+	}
+	return attr + " of " + owner
 }

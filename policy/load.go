@@ -16,8 +16,14 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// TestFileSuffix ends the names of policy unit test files (see package
+// analysis/policytest). Load skips them when reading a directory, so that
+// tests can live next to the policy they test.
+const TestFileSuffix = "_test.hcl"
+
 // Load reads a policy from one or more paths. A path is an HCL file, or a
-// directory whose "*.hcl" files (not recursively, in name order) are read.
+// directory whose "*.hcl" files (not recursively, in name order, except
+// "*_test.hcl" unit test files) are read.
 // All files form one policy. On failure the error is an *Error listing
 // every problem found (with I/O failures as diagnostics too).
 func Load(paths ...string) (*Policy, error) {
@@ -48,7 +54,7 @@ func Load(paths ...string) (*Policy, error) {
 		}
 		n := 0
 		for _, e := range ents {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") || strings.HasSuffix(e.Name(), TestFileSuffix) {
 				continue
 			}
 			name := filepath.Join(p, e.Name())
@@ -190,6 +196,7 @@ type loader struct {
 	exeRanges   map[*Compartment][]hcl.Range
 	chanAttrs   map[*Channel]hcl.Attributes
 	verbRefs    map[*Invariant][]ref
+	topRules    map[*Rule]bool // rules of top-level allow blocks
 }
 
 type declared struct {
@@ -202,7 +209,23 @@ type pendingBlock struct {
 	content *hcl.BodyContent
 }
 
-func build(srcs []source) (*Policy, error) {
+func build(srcs []source) (*Policy, error) { return buildSegmented(srcs, segmentMin) }
+
+// blockSchemas gives each top-level block type's schema.
+var blockSchemas = map[string]*hcl.BodySchema{
+	"policy": policySchema, "label": labelSchema, "compartment": compSchema,
+	"role": roleSchema, "resource": resourceSchema, "channel": channelSchema,
+	"spawn": spawnSchema, "allow": allowSchema, "deny_access": denyAccessSchema,
+	"no_flow": noFlowSchema, "deny_spawn": denySpawnSchema, "deny_capability": denyCapSchema,
+}
+
+// buildSegmented loads srcs, parsing files larger than 2·segMin in
+// segments (see parseStream). Blocks are declared and, unless a syntax
+// error has been seen, defined as they arrive, so that their syntax trees
+// can be dropped; top-level allow blocks, which attach rules to
+// compartments and roles defined anywhere, are defined at the end. The
+// result does not depend on segMin.
+func buildSegmented(srcs []source, segMin int) (*Policy, error) {
 	l := &loader{
 		p:           &Policy{},
 		declared:    make(map[string]declared),
@@ -221,41 +244,43 @@ func build(srcs []source) (*Policy, error) {
 		chanAttrs:   make(map[*Channel]hcl.Attributes),
 		verbRefs:    make(map[*Invariant][]ref),
 	}
-	var blocks []*hcl.Block
 	for _, s := range srcs {
 		l.p.Files = append(l.p.Files, s.name)
-		f, hd := hclsyntax.ParseConfig(s.src, s.name, hcl.InitialPos)
-		l.ds.addHCL(hd)
-		if hd.HasErrors() || f == nil || f.Body == nil {
-			continue
-		}
-		content, hd := f.Body.Content(topSchema)
-		l.ds.addHCL(hd)
-		if content != nil {
-			blocks = append(blocks, content.Blocks...)
-		}
-	}
-	if len(l.ds) > 0 && len(blocks) == 0 {
-		return nil, l.ds.err()
 	}
 	// Syntax errors and unknown top-level blocks make reference checks
-	// unreliable (names would be missing): report them together with the
-	// blocks' own structural problems, and stop there.
-	structural := len(l.ds) > 0
-
-	// Declarations.
-	pending := make(map[string][]pendingBlock)
-	for _, b := range blocks {
-		schema := map[string]*hcl.BodySchema{
-			"policy": policySchema, "label": labelSchema, "compartment": compSchema,
-			"role": roleSchema, "resource": resourceSchema, "channel": channelSchema,
-			"spawn": spawnSchema, "allow": allowSchema, "deny_access": denyAccessSchema,
-			"no_flow": noFlowSchema, "deny_spawn": denySpawnSchema, "deny_capability": denyCapSchema,
-		}[b.Type]
-		c, hd := b.Body.Content(schema)
+	// unreliable (names would be missing): then only those, the blocks'
+	// own structural problems and declaration problems are reported, and
+	// definitions (whose diagnostics are kept apart) are dropped.
+	structural := false
+	var defs diags
+	var topAllows []pendingBlock
+	define := func(pb pendingBlock) {
+		saved := l.ds
+		l.ds = defs
+		switch pb.block.Type {
+		case "compartment":
+			l.compartment(pb)
+		case "role":
+			l.role(pb)
+		case "resource":
+			l.resource(pb)
+		case "channel":
+			l.channel(pb)
+		case "spawn":
+			l.spawn(pb)
+		case "allow":
+			topAllows = append(topAllows, pb)
+		case "deny_access", "no_flow", "deny_spawn", "deny_capability":
+			l.invariant(pb)
+		}
+		defs = l.ds
+		l.ds = saved
+	}
+	declare := func(b *hcl.Block) {
+		c, hd := b.Body.Content(blockSchemas[b.Type])
 		l.ds.addHCL(hd)
 		if c == nil {
-			continue
+			return
 		}
 		switch b.Type {
 		case "compartment":
@@ -280,38 +305,51 @@ func build(srcs []source) (*Policy, error) {
 				l.invs[name] = b.LabelRanges[0]
 			}
 		}
-		pending[b.Type] = append(pending[b.Type], pendingBlock{b, c})
+		if !structural {
+			define(pendingBlock{b, c})
+		}
 	}
-
+	// What the current file declared, to forget it if the file turns out
+	// to have syntax errors (see parseStream).
+	curFile, dsMark := -1, 0
+	var fileBlocks []declRef
+	parseStream(srcs, segMin, func(file int, pf parsedFile, skip int, whole bool) {
+		if file != curFile {
+			curFile, dsMark, fileBlocks = file, len(l.ds), nil
+		}
+		if whole && pf.syntax {
+			l.forget(fileBlocks)
+			l.ds = l.ds[:dsMark]
+		}
+		l.ds.addHCL(pf.diags)
+		structural = structural || pf.diags.HasErrors()
+		for _, b := range pf.blocks[min(skip, len(pf.blocks)):] {
+			declare(b)
+			fileBlocks = append(fileBlocks, refOf(b))
+		}
+	})
 	if structural {
 		return nil, l.ds.err()
 	}
-
-	// Definitions, in an order that lets later blocks refer to earlier
-	// ones' decoded fields.
-	for _, pb := range pending["compartment"] {
-		l.compartment(pb)
-	}
-	for _, pb := range pending["role"] {
-		l.role(pb)
-	}
-	for _, pb := range pending["resource"] {
-		l.resource(pb)
-	}
-	for _, pb := range pending["channel"] {
-		l.channel(pb)
-	}
-	for _, pb := range pending["spawn"] {
-		l.spawn(pb)
-	}
-	for _, pb := range pending["allow"] {
+	saved := l.ds
+	l.ds = defs
+	for _, pb := range topAllows {
 		l.topAllow(pb)
 	}
-	for _, typ := range []string{"deny_access", "no_flow", "deny_spawn", "deny_capability"} {
-		for _, pb := range pending[typ] {
-			l.invariant(pb)
+	defs = l.ds
+	l.ds = append(saved, defs...)
+	// Rules in the documented order: compartments' allow blocks, roles',
+	// then top-level ones (channel rules follow, from check).
+	rank := func(r *Rule) int {
+		switch {
+		case l.topRules[r]:
+			return 2
+		case l.declared[r.Subject].kind == EntityRole:
+			return 1
 		}
+		return 0
 	}
+	slices.SortStableFunc(l.p.Rules, func(a, b *Rule) int { return rank(a) - rank(b) })
 	// Invariants in declaration order.
 	slices.SortStableFunc(l.p.Invariants, func(a, b *Invariant) int { return rangeCmp(a.Range, b.Range, l.p.Files) })
 
@@ -320,6 +358,38 @@ func build(srcs []source) (*Policy, error) {
 		return nil, l.ds.err()
 	}
 	return l.p, nil
+}
+
+// declRef identifies a declared block without keeping its syntax tree.
+type declRef struct {
+	typ, name  string
+	def, label hcl.Range
+}
+
+func refOf(b *hcl.Block) declRef {
+	d := declRef{typ: b.Type, def: b.DefRange}
+	if len(b.Labels) > 0 {
+		d.name, d.label = b.Labels[0], b.LabelRanges[0]
+	}
+	return d
+}
+
+// forget undoes the declarations of blocks (see buildSegmented).
+func (l *loader) forget(blocks []declRef) {
+	for _, b := range blocks {
+		if d, ok := l.declared[b.name]; ok && b.name != "" && d.rng == b.def {
+			delete(l.declared, b.name)
+		}
+		if r, ok := l.labels[Label(b.name)]; ok && b.typ == "label" && r == b.def {
+			delete(l.labels, Label(b.name))
+		}
+		if r, ok := l.invs[b.name]; ok && b.name != "" && r == b.label {
+			delete(l.invs, b.name)
+		}
+		if b.typ == "policy" && l.policyAt != nil && *l.policyAt == b.def {
+			l.policyAt = nil
+		}
+	}
 }
 
 func rangeCmp(a, b hcl.Range, files []string) int {
@@ -629,6 +699,10 @@ func (l *loader) topAllow(pb pendingBlock) {
 	if r == nil {
 		return
 	}
+	if l.topRules == nil {
+		l.topRules = make(map[*Rule]bool)
+	}
+	l.topRules[r] = true
 	switch d, ok := l.declared[subj.name]; {
 	case !ok:
 		l.ds.add(subj.rng, suggest(subj.name, l.namesOf(Subjects), "declare it with a compartment or role block"), "allow for unknown subject %s", quote(subj.name))
@@ -1052,6 +1126,13 @@ func (l *loader) term(e hcl.Expression) (Term, bool) {
 
 // stringValue evaluates a literal string expression.
 func (l *loader) stringValue(e hcl.Expression, what string) (string, bool) {
+	// A plain quoted string: its one literal part (what Value would
+	// return, without evaluating a template).
+	if t, ok := e.(*hclsyntax.TemplateExpr); ok && len(t.Parts) == 1 {
+		if lit, ok := t.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
+			return lit.Val.AsString(), true
+		}
+	}
 	v, hd := e.Value(nil)
 	l.ds.addHCL(hd)
 	if hd.HasErrors() {

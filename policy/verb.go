@@ -439,7 +439,23 @@ func selinuxPerms(v Verb, k Kind) []ClassPerms {
 func (v Verb) SELinuxPerms(k Kind) []ClassPerms { return selinuxPerms(v, k) }
 
 // ValidFor reports whether v makes sense for objects of kind k.
-func (v Verb) ValidFor(k Kind) bool { return selinuxPerms(v, k) != nil }
+func (v Verb) ValidFor(k Kind) bool {
+	return v.Valid() && k > 0 && k < kindEnd && validVerbKind[v]&(1<<k) != 0
+}
+
+// validVerbKind[v] has bit k set when verb v applies to kind k: where the
+// SELinux table has a row. Precomputed because decisions and the loader
+// ask often.
+var validVerbKind = func() (t [verbEnd]uint32) {
+	for v := VerbRead; v < verbEnd; v++ {
+		for k := KindFile; k < kindEnd; k++ {
+			if selinuxPerms(v, k) != nil {
+				t[v] |= 1 << k
+			}
+		}
+	}
+	return t
+}()
 
 // ValidKinds returns the kinds for which v makes sense.
 func (v Verb) ValidKinds() []Kind {

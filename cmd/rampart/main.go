@@ -30,6 +30,7 @@ type app struct {
 func (a *app) groups() []*group {
 	return []*group{
 		verityGroup(),
+		policyGroup(),
 		ledgerGroup(),
 	}
 }

@@ -24,6 +24,6 @@ channel "metrics_public" {
 channel "upgrade_downloads" {
   protocol = "tcp"
   ports    = [443]
-  clients  = ["host_upgrade_manager"]
+  clients  = ["upgrade_fetcher"]
   remote   = ["any"]
 }

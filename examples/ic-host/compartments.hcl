@@ -1,10 +1,11 @@
 compartment "guest_vm_runner" {
-  description = "guest_vm_runner: reads the guest's grubenv, extracts kernel, initrd and command line from the chosen slot and starts QEMU (direct kernel boot, measured by SEV-SNP)."
+  description = "guest_vm_runner: reads the guest's grubenv, extracts kernel, initrd and command line from the chosen slot and starts QEMU (direct kernel boot, measured by SEV-SNP). The guest's tap device is created at boot by systemd-networkd (a .netdev with Kind=tap and User=libvirt-qemu), so the runner needs no CAP_NET_ADMIN."
   tier         = "trusted"
+  unit         = "guestos.service"
   executables  = ["/opt/ic/bin/guest_vm_runner"]
   user         = "root"
   group        = "root"
-  capabilities = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN"]
+  capabilities = ["CAP_SYS_ADMIN"]
   syscalls     = ["@system-service", "@mount"]
 
   allow {
@@ -24,6 +25,7 @@ compartment "guest_vm_runner" {
 compartment "guest_vm" {
   description = "QEMU running the GuestOS. From the host's point of view the guest is untrusted: it may be compromised."
   tier        = "untrusted"
+  unit        = "guestos-vm.service"
   executables = ["/usr/bin/qemu-system-x86_64"]
   user        = "libvirt-qemu"
   group       = "kvm"
@@ -50,6 +52,7 @@ compartment "guest_vm" {
 compartment "vsock_agent" {
   description = "Serves the GuestOS's narrow vsock command set: attach-hsm, detach-hsm, get-hostos-version, upgrade, notify, start-upgrade-guest-vm."
   tier        = "network-facing"
+  unit        = "vsock-agent.service"
   executables = ["/opt/ic/bin/vsock_host"]
   user        = "vsock"
   group       = "vsock"
@@ -70,8 +73,9 @@ compartment "vsock_agent" {
 }
 
 compartment "host_upgrade_manager" {
-  description = "manageboot.sh (HostOS): downloads, hash-checks and installs an upgrade into the inactive slot and flips grubenv."
+  description = "manageboot.sh (HostOS): hash-checks the staged upgrade and installs it into the inactive slot, flips grubenv. It parses no network input: upgrade_fetcher downloads."
   tier         = "privileged"
+  unit         = "hostos-manageboot@.service"
   executables  = ["/opt/ic/bin/hostos-manageboot.sh"]
   user         = "root"
   group        = "root"
@@ -84,7 +88,11 @@ compartment "host_upgrade_manager" {
   }
   allow {
     verbs = ["read", "write", "create", "delete"]
-    on    = ["host_grub", "upgrade_staging"]
+    on    = ["host_grub"]
+  }
+  allow {
+    verbs = ["read", "delete"]
+    on    = ["upgrade_staging"]
   }
   allow {
     verbs = ["read"]
@@ -95,6 +103,7 @@ compartment "host_upgrade_manager" {
 compartment "metrics_proxy" {
   description = "metrics-proxy: drops everything but an allow-list, adds noise, coarsens time; chains GuestOS and HostOS metrics."
   tier        = "network-facing"
+  unit        = "metrics-proxy.service"
   executables = ["/opt/ic/bin/metrics-proxy"]
   user        = "metrics-proxy"
   group       = "metrics-proxy"
@@ -112,6 +121,7 @@ compartment "metrics_proxy" {
 
 compartment "node_exporter" {
   tier        = "trusted"
+  unit        = "node_exporter.service"
   executables = ["/usr/local/bin/node_exporter"]
   user        = "node_exporter"
   group       = "node_exporter"
@@ -137,7 +147,26 @@ spawn {
   to   = ["guest_vm"]
 }
 
+compartment "upgrade_fetcher" {
+  description = "Downloads the upgrade image the GuestOS asked for into the staging area, without privileges; host_upgrade_manager checks its hash and installs it."
+  tier        = "network-facing"
+  unit        = "hostos-upgrade-fetcher.service"
+  executables = ["/opt/ic/bin/hostos-upgrade-fetcher"]
+  user        = "upgrade-fetcher"
+  group       = "upgrade-fetcher"
+  syscalls    = ["@system-service"]
+
+  limits {
+    core = 0
+  }
+
+  allow {
+    verbs = ["read", "write", "create", "delete"]
+    on    = ["upgrade_staging"]
+  }
+}
+
 spawn {
   from = "vsock_agent"
-  to   = ["host_upgrade_manager"]
+  to   = ["upgrade_fetcher", "host_upgrade_manager"]
 }

@@ -1,6 +1,7 @@
 compartment "orchestrator" {
   description = "Supervises the replica, follows the NNS registry, downloads and installs upgrades, provisions operator SSH keys, writes the firewall ruleset."
   tier        = "trusted"
+  unit        = "ic-replica.service"
   executables = ["/opt/ic/bin/orchestrator"]
   user        = "ic-replica"
   group       = "ic-replica"
@@ -119,6 +120,7 @@ compartment "compiler_sandbox" {
 compartment "crypto_vault" {
   description = "ic-crypto-csp: holds the node's signing keys and signs on request over its unix socket (tarpc TarpcCspVault)."
   tier        = "trusted"
+  unit        = "ic-crypto-csp.service"
   executables = ["/opt/ic/bin/ic-crypto-csp"]
   user        = "ic-csp-vault"
   group       = "ic-csp-vault"
@@ -141,6 +143,7 @@ compartment "crypto_vault" {
 compartment "http_endpoint" {
   description = "Public HTTP API (8080) and XNet (2497) endpoint; forwards to the replica over a unix socket."
   tier        = "network-facing"
+  unit        = "ic-http-endpoint.service"
   executables = ["/opt/ic/bin/ic-http-endpoint"]
   user        = "ic-http-endpoint"
   group       = "ic-http-endpoint"
@@ -160,6 +163,7 @@ compartment "http_endpoint" {
 compartment "https_outcalls_adapter" {
   description = "Performs canister HTTPS outcalls on the replica's behalf."
   tier        = "network-facing"
+  unit        = "ic-https-outcalls-adapter.service"
   executables = ["/opt/ic/bin/ic-https-outcalls-adapter"]
   user        = "ic-http-adapter"
   group       = "ic-http-adapter"
@@ -178,6 +182,7 @@ compartment "https_outcalls_adapter" {
 compartment "bitcoin_adapter" {
   description = "ic-btc-adapter: talks to the Bitcoin peer-to-peer network for the bitcoin canister. Upstream runs it as ic-replica; here it has its own user."
   tier        = "network-facing"
+  unit        = "ic-btc-mainnet-adapter.service"
   executables = ["/opt/ic/bin/ic-btc-adapter"]
   user        = "ic-btc-adapter"
   group       = "ic-btc-adapter"
@@ -200,6 +205,7 @@ compartment "bitcoin_adapter" {
 compartment "node_exporter" {
   description = "Prometheus node exporter on TLS port 9100."
   tier        = "network-facing"
+  unit        = "node_exporter.service"
   executables = ["/usr/local/bin/node_exporter"]
   user        = "node_exporter"
   group       = "node_exporter"
@@ -218,6 +224,7 @@ compartment "node_exporter" {
 compartment "upgrade_manager" {
   description = "manageboot.sh: writes the inactive A/B slot, wipes its var partition, flips grubenv, confirms or falls back."
   tier         = "privileged"
+  unit         = "ic-manageboot@.service"
   executables  = ["/opt/ic/bin/manageboot.sh"]
   user         = "root"
   group        = "root"
@@ -241,6 +248,7 @@ compartment "upgrade_manager" {
 compartment "ssh_key_provisioner" {
   description = "provision-ssh-keys.sh: installs registry-governed readonly/backup SSH keys on the config partition."
   tier        = "privileged"
+  unit        = "ic-provision-ssh-keys@.service"
   executables = ["/opt/ic/bin/provision-ssh-keys.sh"]
   user        = "root"
   group       = "root"

@@ -64,7 +64,9 @@ func Source(n, m int, seed int64) []byte {
 			}
 			secret = trusted(owner)
 		}
-		nested := j%10 == 9 && j > 0 && !resources[j-1].secret
+		// A secret keeps its trusted owner: it is never nested in another
+		// compartment's resource.
+		nested := j%10 == 9 && j > 0 && !resources[j-1].secret && !secret
 		labels := []string{}
 		if secret {
 			labels = append(labels, `"secret"`)
