@@ -45,6 +45,9 @@ func (a *app) run(args []string) int {
 		a.usage(a.stdout, groups)
 		return exitOK
 	}
+	if args[0] == "run" { // verb-less: its flags stop at the command
+		return a.runCommand(args[1:])
+	}
 	if args[0] == "version" || args[0] == "--version" {
 		fmt.Fprintln(a.stdout, "rampart", version)
 		return exitOK
