@@ -30,6 +30,8 @@ type app struct {
 func (a *app) groups() []*group {
 	return []*group{
 		verityGroup(),
+		imageGroup(),
+		bundleGroup(),
 		policyGroup(),
 		ledgerGroup(),
 	}
