@@ -1,11 +1,13 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,5 +167,157 @@ func TestRunExplain(t *testing.T) {
 		}
 	} else if code != 0 || runCode != 0 {
 		t.Errorf("--require-full without gaps: exit %d, %d", code, runCode)
+	}
+}
+
+// initOrder returns the package initialization order the linker recorded
+// in a Go binary (go:main.inittasks: the packages with init work, in the
+// order the runtime initializes them).
+func initOrder(t *testing.T, bin string) []string {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := map[uint64]string{}
+	var list *elf.Symbol
+	for i, s := range syms {
+		if p, ok := strings.CutSuffix(s.Name, "..inittask"); ok {
+			tasks[s.Value] = p
+		}
+		if s.Name == "go:main.inittasks" {
+			list = &syms[i]
+		}
+	}
+	if list == nil {
+		t.Skip("no go:main.inittasks symbol in the binary (linker changed?)")
+	}
+	ptr := uint64(8)
+	if f.Class == elf.ELFCLASS32 {
+		ptr = 4
+	}
+	for _, sec := range f.Sections {
+		if list.Value < sec.Addr || list.Value+list.Size > sec.Addr+sec.Size {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = data[list.Value-sec.Addr : list.Value-sec.Addr+list.Size]
+		var order []string
+		for i := uint64(0); i+ptr <= uint64(len(data)); i += ptr {
+			a := uint64(f.ByteOrder.Uint32(data[i:]))
+			if ptr == 8 {
+				a = f.ByteOrder.Uint64(data[i:])
+			}
+			order = append(order, tasks[a])
+		}
+		return order
+	}
+	t.Fatal("go:main.inittasks is in no section")
+	return nil
+}
+
+// matchPkg reports whether package p is pattern, or under it when pattern
+// ends in "/".
+func matchPkg(p, pattern string) bool {
+	if strings.HasSuffix(pattern, "/") {
+		return strings.HasPrefix(p, pattern)
+	}
+	return p == pattern
+}
+
+// TestRunInitOrder guards the design that keeps a launch cheap: "rampart
+// run" runs from the init function of package runcli, and the sandbox's
+// init stage from that of package sandbox/internal/stage, so that Go has
+// not initialized the program's heavy packages yet (see
+// docs/confinement.md). An import that changes the order fails here.
+func TestRunInitOrder(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, probe, pol := runEnv(t) // changes to /
+	bin := filepath.Join(t.TempDir(), "rampart")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = wd
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building rampart: %v\n%s", err, out)
+	}
+	const (
+		runcli = "github.com/rampart-sec/rampart/cmd/rampart/internal/runcli"
+		stage  = "github.com/rampart-sec/rampart/sandbox/internal/stage"
+	)
+	// Packages that "rampart run" does not need, and whose initialization
+	// costs: none may be initialized before runcli.
+	// (A name ending in "/" is a prefix.)
+	heavy := []string{
+		"github.com/prometheus/client_golang/prometheus",
+		"github.com/prometheus/client_golang/prometheus/collectors",
+		"github.com/prometheus/procfs", "github.com/google/cel-go/cel",
+		"net/http", "html/template", "expvar", "crypto/x509",
+		"github.com/rampart-sec/rampart/forensics/",
+	}
+	// The stage comes before protocol buffers' descriptors, CEL, YAML,
+	// HCL and regexp (whose packages sort after it, or wait on packages
+	// that do: it must not import path/filepath, regexp…).
+	afterStage := []string{
+		"google.golang.org/protobuf/reflect/", "google.golang.org/protobuf/types/",
+		"github.com/google/cel-go/common/types", "github.com/google/cel-go/parser",
+		"go.yaml.in/", "github.com/hashicorp/hcl/", "regexp", "path/filepath",
+		"github.com/rampart-sec/rampart/policy",
+	}
+	order := initOrder(t, bin)
+	pos := map[string]int{}
+	for i, p := range order {
+		pos[p] = i
+	}
+	for _, c := range []struct {
+		pkg    string
+		before []string
+	}{{runcli, heavy}, {stage, afterStage}} {
+		i, ok := pos[c.pkg]
+		if !ok {
+			t.Fatalf("%s has no init work in the binary", c.pkg)
+		}
+		for _, p := range order[:i] {
+			for _, h := range c.before {
+				if matchPkg(p, h) {
+					t.Errorf("%s is initialized before %s", p, c.pkg)
+				}
+			}
+		}
+	}
+	// And at run time: with GODEBUG=inittrace=1 the runtime prints a line
+	// for each package it has initialized. runcli's init function exits
+	// (it ran the command), so its line never comes, nor any heavy one.
+	cmd = exec.Command(bin, "run", "--explain", "--policy", pol, "--compartment", "worker", "--", probe)
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.Contains(stdout.String(), "[Landlock]") {
+		t.Fatalf("run --explain: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	var inits []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "init" && strings.HasPrefix(f[2], "@") {
+			inits = append(inits, f[1])
+		}
+	}
+	if !slices.Contains(inits, "github.com/rampart-sec/rampart/policy") || slices.Contains(inits, runcli) {
+		t.Fatalf("rampart run did not run from %s's init:\n%s", runcli, strings.Join(inits, "\n"))
+	}
+	for _, p := range inits {
+		for _, h := range heavy {
+			if matchPkg(p, h) {
+				t.Errorf("rampart run initialized %s", p)
+			}
+		}
 	}
 }

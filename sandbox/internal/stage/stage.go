@@ -4,10 +4,15 @@
 //
 // Its init function takes over the process when the process was started
 // as a stage (environment variable Env) and never returns then. Go
-// initializes packages in import-path order as their imports allow, and
-// this package imports little, so the stage starts before the heavier
-// packages of the program (protocol buffers, policy parsers…) spend time
-// initializing: a stage runs on every sandbox launch.
+// initializes packages in a fixed order (repeatedly, the one with the
+// lexically smallest import path among those whose imports are all
+// initialized), and this package imports little, so the stage starts
+// before the heavier packages of the program (protocol buffers, CEL,
+// YAML, policy parsers…) spend time initializing: a stage runs on every
+// sandbox launch. Keep it so: it must not import path/filepath, regexp
+// or a package that does (such as go-selinux), which sort after
+// google.golang.org and would let those packages go first.
+// TestRunInitOrder in cmd/rampart checks the order.
 //
 // The stage sets up the mounts, the network and the resource limits;
 // confines its main thread (no_new_privs, memory-deny-write-execute,
@@ -24,7 +29,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -33,7 +37,6 @@ import (
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
-	"github.com/opencontainers/selinux/go-selinux"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-sec/rampart/sandbox/seccomp"
@@ -230,7 +233,7 @@ func (s *stageState) run() {
 			if pl.SELinuxLabel == "" {
 				return nil
 			}
-			if err := selinux.SetExecLabel(pl.SELinuxLabel); err != nil {
+			if err := setExecLabel(pl.SELinuxLabel); err != nil {
 				return fmt.Errorf("exec label %s: %w", pl.SELinuxLabel, err)
 			}
 			return nil
@@ -509,6 +512,37 @@ func setupMounts(pl *Spec) error {
 	return nil
 }
 
+// parentDir is filepath.Dir for the clean absolute paths of a Spec.
+// The stage does not import path/filepath (nor go-selinux, which does):
+// see the package comment.
+func parentDir(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
+}
+
+// setExecLabel sets the SELinux context of the calling thread's next
+// execve, as go-selinux's SetExecLabel: it writes the label to
+// /proc/thread-self/attr/exec, after checking that this is procfs.
+func setExecLabel(label string) error {
+	fd, err := unix.Open("/proc/thread-self/attr/exec", unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return err
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return errors.New("/proc/thread-self/attr/exec is not on procfs")
+	}
+	_, err = unix.Write(fd, []byte(label))
+	return err
+}
+
 // mountpoint creates path (a directory, or an empty file) in a private
 // tmpfs if it is missing.
 func mountpoint(path string, dir bool) error {
@@ -518,7 +552,7 @@ func mountpoint(path string, dir bool) error {
 	if dir {
 		return os.MkdirAll(path, 0o755)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(parentDir(path), 0o755); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
