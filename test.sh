@@ -17,6 +17,10 @@ have systemd-analyze || need+=(systemd)
 have secilc || need+=(secilc)
 have sesearch || need+=(setools)
 have dot || need+=(graphviz)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have mkfs.erofs || need+=(erofs-utils)
+have cpio || need+=(cpio)
+ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2
   sudo=""

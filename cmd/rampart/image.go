@@ -30,6 +30,7 @@ func imageGroup() *group {
 			{name: "sign", args: "FILE", summary: "add signatures to a manifest or root metadata", setup: imageSign},
 			{name: "verify", args: "IMAGE MANIFEST", summary: "check the signatures, the parameters and the whole tree of a sealed image", setup: imageVerify},
 			{name: "inspect", args: "FILE", summary: "describe a manifest, root metadata or bundle", setup: imageInspect},
+			initramfsVerb,
 		},
 	}
 }

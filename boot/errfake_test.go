@@ -1,0 +1,5 @@
+package boot
+
+import "errors"
+
+var errFake = errors.New("fake failure")
