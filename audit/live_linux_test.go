@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"github.com/rampart-sec/rampart/internal/auditlock"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ func liveControl(t *testing.T) (*Client, *Status) {
 	if testing.Short() {
 		t.Skip("live audit test skipped in -short mode")
 	}
+	auditlock.Lock(t) // other packages' live tests change audit state too
 	if os.Geteuid() != 0 {
 		t.Skip("live audit test needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ)")
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rampart-sec/rampart/privacy"
 )
 
 // TestFileSuffix ends the names of policy unit test files (see package
@@ -123,6 +125,7 @@ var (
 		{Type: "no_flow", LabelNames: []string{"name"}},
 		{Type: "deny_spawn", LabelNames: []string{"name"}},
 		{Type: "deny_capability", LabelNames: []string{"name"}},
+		{Type: "privacy"},
 	}}
 	unitName     = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+\.(service|scope|socket)$`)
 	policySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "name"}, {Name: "description"}}}
@@ -182,6 +185,8 @@ type loader struct {
 	labels   map[Label]hcl.Range // declared custom labels
 	invs     map[string]hcl.Range
 	policyAt *hcl.Range
+	// privacyAt is the privacy block's position, once seen.
+	privacyAt *hcl.Range
 
 	// positions of references, checked once everything is declared.
 	ruleObjs    map[*Rule][]ref
@@ -277,6 +282,10 @@ func buildSegmented(srcs []source, segMin int) (*Policy, error) {
 		l.ds = saved
 	}
 	declare := func(b *hcl.Block) {
+		if b.Type == "privacy" {
+			l.privacyBlock(b) // its own schema: package privacy decodes it
+			return
+		}
 		c, hd := b.Body.Content(blockSchemas[b.Type])
 		l.ds.addHCL(hd)
 		if c == nil {
@@ -389,6 +398,10 @@ func (l *loader) forget(blocks []declRef) {
 		if b.typ == "policy" && l.policyAt != nil && *l.policyAt == b.def {
 			l.policyAt = nil
 		}
+		if b.typ == "privacy" && l.privacyAt != nil && *l.privacyAt == b.def {
+			l.privacyAt = nil
+			l.p.Privacy = nil
+		}
 	}
 }
 
@@ -462,6 +475,22 @@ func (l *loader) policyBlock(b *hcl.Block, c *hcl.BodyContent) {
 	l.policyAt = &b.DefRange
 	l.p.Name, _ = l.optString(c.Attributes["name"])
 	l.p.Description, _ = l.optString(c.Attributes["description"])
+}
+
+// privacyBlock decodes the privacy block with package privacy (the
+// agent's privacy filter configuration); a policy has at most one.
+func (l *loader) privacyBlock(b *hcl.Block) {
+	if l.privacyAt != nil {
+		l.ds.add(b.DefRange, "merge them into one", "second privacy block (the first is at %s)", posString(*l.privacyAt))
+		return
+	}
+	l.privacyAt = &b.DefRange
+	cfg, hd := privacy.DecodeHCL(b.Body)
+	l.ds.addHCL(hd)
+	if !hd.HasErrors() {
+		l.p.Privacy = &cfg
+		l.p.PrivacyRange = b.DefRange
+	}
 }
 
 // ok reports whether the block's entity was declared without error.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/rampart-sec/rampart/privacy"
 )
 
 // Policy is a loaded and validated compartment policy. It is produced by
@@ -34,6 +35,12 @@ type Policy struct {
 	// Rules lists every grant: explicit allow blocks (nested or top-level)
 	// followed by the grants that channel blocks imply.
 	Rules []*Rule
+	// Privacy is the privacy block: what the node agent lets through its
+	// privacy filter and how (see package privacy and docs/agent.md); nil
+	// when the policy has none (the agent then uses
+	// privacy.DefaultConfig). PrivacyRange is the block's position.
+	Privacy      *privacy.Config
+	PrivacyRange hcl.Range
 
 	idx *index
 }

@@ -26,7 +26,7 @@ func ledgerGroup() *group {
 	return &group{
 		name:    "ledger",
 		summary: "tamper-evident append-only ledger with signed checkpoints (C2SP tlog-checkpoint, tlog-proof)",
-		verbs: []*verb{
+		verbs: append([]*verb{
 			{name: "init", args: "DIR", summary: "create a ledger and its signing key (kept outside DIR)", setup: ledgerInit, help: ledgerInitHelp},
 			{name: "append", args: "DIR [ENTRY...]", summary: "append entries (arguments, or stdin lines) and sign a checkpoint", setup: ledgerAppend},
 			{name: "checkpoint", args: "DIR", summary: "sign a checkpoint now and print it (to ship off the node)", setup: ledgerCheckpoint},
@@ -35,7 +35,7 @@ func ledgerGroup() *group {
 			{name: "consistency", args: "DIR OLD NEW | --check PROOF --old OLD", summary: "prove (or check) that checkpoint NEW extends OLD", setup: ledgerConsistency, help: ledgerConsistencyHelp},
 			{name: "export", args: "DIR", summary: "print entries as JSON lines with sequence numbers", setup: ledgerExport},
 			{name: "tail", args: "DIR", summary: "print the last entries, and follow new ones with -f", setup: ledgerTail},
-		},
+		}, ledgerPrivacyVerbs()...),
 	}
 }
 

@@ -34,6 +34,7 @@ func (a *app) groups() []*group {
 		bundleGroup(),
 		policyGroup(),
 		ledgerGroup(),
+		agentGroup(),
 	}
 }
 
@@ -50,6 +51,8 @@ func (a *app) run(args []string) int {
 	if args[0] == "run" { // verb-less: its flags stop at the command
 		return a.runCommand(args[1:])
 	}
+	// The agent group is also a command: "agent --policy P …" runs it.
+	args = agentArgs(args)
 	if args[0] == "version" || args[0] == "--version" {
 		fmt.Fprintln(a.stdout, "rampart", version)
 		return exitOK
