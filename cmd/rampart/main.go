@@ -53,6 +53,9 @@ func (a *app) run(args []string) int {
 	}
 	// The agent group is also a command: "agent --policy P …" runs it.
 	args = agentArgs(args)
+	if args[0] == "investigate" { // verb-less: rampart investigate --backward …
+		return a.runInvestigate(args[1:])
+	}
 	if args[0] == "version" || args[0] == "--version" {
 		fmt.Fprintln(a.stdout, "rampart", version)
 		return exitOK
@@ -73,6 +76,10 @@ func (a *app) usage(w io.Writer, groups []*group) {
 	for _, g := range groups {
 		fmt.Fprintf(w, "  %-12s %s\n", g.name, g.summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	fmt.Fprintf(w, "  %-12s %s\n", "run", "start a program inside its compartment (rampart run --help)")
+	fmt.Fprintf(w, "  %-12s %s\n", "investigate", "root cause and impact from an alert, a file, a process (rampart investigate --help)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'rampart GROUP --help' for the verbs of a group.")
 	fmt.Fprintln(w, "Exit status: 0 ok, 1 check failed, 2 usage or input error.")
