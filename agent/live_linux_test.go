@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/rampart-sec/rampart/internal/auditlock"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/audit"
+	"github.com/rampart-sec/rampart/internal/auditlock"
 	"github.com/rampart-sec/rampart/privacy"
 )
 

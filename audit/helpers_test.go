@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/rampart-sec/rampart/internal/shareddata"
 )
 
 // sharedAuditDir finds shared/testdata/audit by walking up from the
@@ -12,21 +14,7 @@ import (
 // it), or skips the test.
 func sharedAuditDir(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		cand := filepath.Join(d, "shared", "testdata", "audit")
-		if fi, err := os.Stat(cand); err == nil && fi.IsDir() {
-			return cand
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Skipf("shared/testdata/audit not found in any parent of %s: check out the shared test data beside the repository", wd)
-	return ""
+	return shareddata.AuditDir(t)
 }
 
 // corpusFiles lists the audit logs under dir (relative paths, sorted).

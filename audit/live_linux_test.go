@@ -5,7 +5,6 @@ package audit
 import (
 	"context"
 	"errors"
-	"github.com/rampart-sec/rampart/internal/auditlock"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-sec/rampart/internal/auditlock"
 )
 
 // liveControl opens a unicast control socket and reads the audit status,

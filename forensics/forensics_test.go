@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-sec/rampart/forensics/graph"
 	"github.com/rampart-sec/rampart/forensics/ingest"
+	"github.com/rampart-sec/rampart/internal/shareddata"
 )
 
 // testdata returns the path of a file in shared/testdata/audit, found by
@@ -19,21 +20,7 @@ import (
 // data is not there.
 func testdata(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "testdata", "audit", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/testdata/audit/%s not found above the package", name)
-		}
-		dir = parent
-	}
+	return shareddata.AuditFile(t, name)
 }
 
 func load(t *testing.T, opts Options, logs ...string) *Investigation {

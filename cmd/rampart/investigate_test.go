@@ -8,23 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-sec/rampart/internal/shareddata"
 )
 
 // sharedAudit finds a file of shared/testdata/audit above the package.
 func sharedAudit(t *testing.T, name string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "shared", "testdata", "audit", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/testdata/audit/%s not found", name)
-		}
-		dir = parent
-	}
+	return shareddata.AuditFile(t, name)
 }
 
 func TestInvestigateAuditLog(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-sec/rampart/agent"
 	"github.com/rampart-sec/rampart/agent/detect"
 	"github.com/rampart-sec/rampart/agent/rules"
+	"github.com/rampart-sec/rampart/internal/shareddata"
 	"github.com/rampart-sec/rampart/ledger"
 	"github.com/rampart-sec/rampart/policy"
 	"github.com/rampart-sec/rampart/privacy"
@@ -24,21 +25,7 @@ import (
 // when the shared data is not there.
 func Audit(tb testing.TB, name string) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "testdata", "audit", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skipf("shared/testdata/audit/%s not found above the package", name)
-		}
-		dir = parent
-	}
+	return shareddata.AuditFile(tb, name)
 }
 
 // Ledger is a ledger the agent wrote.
