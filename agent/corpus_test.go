@@ -14,76 +14,6 @@ import (
 	"github.com/rampart-sec/rampart/privacy"
 )
 
-// corpusPolicy names programs of the shared logs as compartments, so that
-// attribution and decisions have something to bite on.
-const corpusPolicy = `
-policy {
-  name = "corpus"
-}
-
-compartment "php" {
-  tier        = "network-facing"
-  executables = ["/usr/bin/php"]
-}
-
-compartment "sshd" {
-  tier        = "network-facing"
-  executables = ["/usr/sbin/sshd"]
-  allow {
-    verbs = ["read"]
-    on    = ["shadow", "etc"]
-  }
-}
-
-compartment "wget" {
-  tier        = "trusted"
-  executables = ["/home/vagrant/UBSI/UBSI_patch/wget-1.17.1/src/wget"]
-  allow {
-    verbs = ["read"]
-    on    = ["etc"]
-  }
-}
-
-compartment "strace" {
-  tier        = "privileged"
-  executables = ["/usr/bin/strace"]
-}
-
-role "ops" {
-  accounts = ["andrew_kroh", "vagrant"]
-  allow {
-    verbs = ["read"]
-    on    = ["etc"]
-  }
-}
-
-resource "etc" {
-  kind   = "directory"
-  paths  = ["/etc/**"]
-  labels = ["integrity-critical"]
-}
-
-resource "shadow" {
-  kind   = "file"
-  paths  = ["/etc/shadow", "/etc/gshadow"]
-  labels = ["secret", "integrity-critical"]
-  owner  = "sshd"
-}
-
-channel "memcached" {
-  protocol = "tcp"
-  ports    = [11211]
-  clients  = ["php"]
-  remote   = ["127.0.0.1", "::1"]
-}
-
-deny_access "only_sshd_reads_shadow" {
-  subjects = all_except(["sshd"])
-  verbs    = ["read"]
-  objects  = labelled("secret")
-}
-`
-
 // TestCorpus ingests every log of the shared corpus through the whole
 // pipeline, one agent run per file on the same ledger (each run reopens
 // it: a restart continues the ledger), and checks that the ledger
@@ -93,7 +23,7 @@ deny_access "only_sshd_reads_shadow" {
 func TestCorpus(t *testing.T) {
 	dir := sharedAuditDir(t)
 	files := corpusFiles(t, dir)
-	p, err := policy.Parse("corpus.hcl", []byte(corpusPolicy))
+	p, err := policy.Load("testdata/corpus-policy.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,77 +37,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// benchPolicy names programs of the shared logs as compartments, so that
-// attribution, decisions and rules have work to do (the same policy as the
-// agent's corpus test).
-const benchPolicy = `
-policy {
-  name = "agent-bench"
-}
-
-compartment "php" {
-  tier        = "network-facing"
-  executables = ["/usr/bin/php"]
-}
-
-compartment "sshd" {
-  tier        = "network-facing"
-  executables = ["/usr/sbin/sshd"]
-  allow {
-    verbs = ["read"]
-    on    = ["shadow", "etc"]
-  }
-}
-
-compartment "wget" {
-  tier        = "trusted"
-  executables = ["/home/vagrant/UBSI/UBSI_patch/wget-1.17.1/src/wget"]
-  allow {
-    verbs = ["read"]
-    on    = ["etc"]
-  }
-}
-
-compartment "strace" {
-  tier        = "privileged"
-  executables = ["/usr/bin/strace"]
-}
-
-role "ops" {
-  accounts = ["andrew_kroh", "vagrant"]
-  allow {
-    verbs = ["read"]
-    on    = ["etc"]
-  }
-}
-
-resource "etc" {
-  kind   = "directory"
-  paths  = ["/etc/**"]
-  labels = ["integrity-critical"]
-}
-
-resource "shadow" {
-  kind   = "file"
-  paths  = ["/etc/shadow", "/etc/gshadow"]
-  labels = ["secret", "integrity-critical"]
-  owner  = "sshd"
-}
-
-channel "memcached" {
-  protocol = "tcp"
-  ports    = [11211]
-  clients  = ["php"]
-  remote   = ["127.0.0.1", "::1"]
-}
-
-deny_access "only_sshd_reads_shadow" {
-  subjects = all_except(["sshd"])
-  verbs    = ["read"]
-  objects  = labelled("secret")
-}
-`
-
 func main() {
 	build := flag.String("build", "", "write a log built from -shared to this file")
 	shared := flag.String("shared", "", "directory of real audit logs (shared/testdata/audit)")
@@ -120,7 +49,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of -pipeline or -live to this file")
 	memprofile := flag.String("memprofile", "", "write a heap profile at the end of -pipeline to this file")
 	live := flag.Duration("live", 0, "run the agent on the kernel (multicast, with its rules for -policy) for this long")
-	livePolicy := flag.String("policy", "", "policy file for -live")
+	policyPath := flag.String("policy", "agent/testdata/corpus-policy.hcl", "policy file for -pipeline and -live (the default is relative to the repository root)")
 	coalesce := flag.Duration("coalesce", 0, "-live: NetlinkOptions.Coalesce")
 	capture := flag.String("capture", "", "write the records the kernel multicasts for -duration to this file, as an audit log")
 	flag.Parse()
@@ -145,11 +74,11 @@ func main() {
 	case *build != "":
 		err = buildLog(*build, *shared, *events)
 	case *pipeline != "":
-		err = runPipeline(*pipeline, *ledgerDir, *memprofile)
+		err = runPipeline(*pipeline, *ledgerDir, *policyPath, *memprofile)
 	case *capture != "":
 		err = captureLog(*capture, *duration)
 	case *live > 0:
-		err = runLive(*livePolicy, *ledgerDir, *live, *coalesce)
+		err = runLive(*policyPath, *ledgerDir, *live, *coalesce)
 	case *spawn > 0:
 		err = spawnLoop(*spawn, *duration)
 	case *cpu > 0:
@@ -233,8 +162,8 @@ func buildLog(out, dir string, n int) error {
 }
 
 // runPipeline runs the agent on a log and prints its throughput.
-func runPipeline(in, dir, memprofile string) error {
-	p, err := policy.Parse("bench.hcl", []byte(benchPolicy))
+func runPipeline(in, dir, policyPath, memprofile string) error {
+	p, err := policy.Load(policyPath)
 	if err != nil {
 		return err
 	}
