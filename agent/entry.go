@@ -3,8 +3,8 @@ package agent
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/rampart-sec/rampart/internal/jsonstr"
 	"github.com/rampart-sec/rampart/privacy"
 )
 
@@ -27,11 +27,11 @@ func (o *obj) key(k string) {
 		o.b = append(o.b, ',')
 	}
 	o.first = false
-	o.b = appendString(o.b, k)
+	o.b = jsonstr.Append(o.b, k, false)
 	o.b = append(o.b, ':')
 }
 
-func (o *obj) str(k, v string) { o.key(k); o.b = appendString(o.b, v) }
+func (o *obj) str(k, v string) { o.key(k); o.b = jsonstr.Append(o.b, v, false) }
 
 func (o *obj) uint(k string, v uint64) { o.key(k); o.b = strconv.AppendUint(o.b, v, 10) }
 
@@ -115,69 +115,4 @@ func appendFields(b []byte, typ string, fields []privacy.Field, s *fieldSorter) 
 		o.str(f.Name, f.Value)
 	}
 	return o.close()
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped exactly as
-// encoding/json does with HTML escaping off.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	// Fast path: most values are printable ASCII without quotes or
-	// backslashes.
-	i := 0
-	for i < len(s) && s[i] >= 0x20 && s[i] < utf8.RuneSelf && s[i] != '"' && s[i] != '\\' {
-		i++
-	}
-	if i == len(s) {
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

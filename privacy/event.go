@@ -3,7 +3,8 @@ package privacy
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rampart-sec/rampart/internal/jsonstr"
 )
 
 // Hint says what a field's value is, as far as the producer of the event
@@ -100,7 +101,7 @@ func (e *Event) Clone() Event {
 // by U+FFFD.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = appendJSONString(dst, e.Type)
+	dst = jsonstr.Append(dst, e.Type, true)
 	if !e.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
 		dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
@@ -111,9 +112,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, f.Name)
+		dst = jsonstr.Append(dst, f.Name, true)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, f.Value)
+		dst = jsonstr.Append(dst, f.Value, true)
 	}
 	return append(dst, "}}"...)
 }
@@ -121,55 +122,4 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 // MarshalJSON implements json.Marshaler with AppendJSON's format.
 func (e Event) MarshalJSON() ([]byte, error) {
 	return e.AppendJSON(nil), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
