@@ -633,29 +633,29 @@ func bundleBoot(fs *flag.FlagSet) func(*ctx, []string) error {
 }
 
 func bundleMarkGood(fs *flag.FlagSet) func(*ctx, []string) error {
-	var sf slotFlags
-	sf.register(fs)
-	return func(c *ctx, args []string) error {
-		if err := wantArgs(args, 0, 0, "(none)"); err != nil {
-			return err
-		}
-		s, err := sf.open()
-		if err != nil {
-			return err
-		}
-		x, st, err := s.MarkGood()
-		if err != nil {
-			return stateFailure(err)
-		}
+	return slotChange(fs, (*slot.Slots).MarkGood, func(c *ctx, s *slot.Slots, x slot.Slot, st *slot.State) error {
 		if c.json {
 			return c.writeJSON(map[string]any{"slot": x.String(), "rollback_index": st.RollbackIndex, "state": stateJSON(s, st)})
 		}
 		fmt.Fprintf(c.stdout, "Slot %s marked good; stored rollback index is %d.\n", x, st.RollbackIndex)
 		return nil
-	}
+	})
 }
 
 func bundleRollback(fs *flag.FlagSet) func(*ctx, []string) error {
+	return slotChange(fs, (*slot.Slots).Rollback, func(c *ctx, s *slot.Slots, x slot.Slot, st *slot.State) error {
+		if c.json {
+			return c.writeJSON(map[string]any{"next": x.String(), "state": stateJSON(s, st)})
+		}
+		fmt.Fprintf(c.stdout, "Slot %s boots next.\n", x)
+		return nil
+	})
+}
+
+// slotChange is a verb without arguments that applies one boot-state
+// change to the slots and reports the new state.
+func slotChange(fs *flag.FlagSet, change func(*slot.Slots) (slot.Slot, *slot.State, error),
+	report func(c *ctx, s *slot.Slots, x slot.Slot, st *slot.State) error) func(*ctx, []string) error {
 	var sf slotFlags
 	sf.register(fs)
 	return func(c *ctx, args []string) error {
@@ -666,14 +666,10 @@ func bundleRollback(fs *flag.FlagSet) func(*ctx, []string) error {
 		if err != nil {
 			return err
 		}
-		x, st, err := s.Rollback()
+		x, st, err := change(s)
 		if err != nil {
 			return stateFailure(err)
 		}
-		if c.json {
-			return c.writeJSON(map[string]any{"next": x.String(), "state": stateJSON(s, st)})
-		}
-		fmt.Fprintf(c.stdout, "Slot %s boots next.\n", x)
-		return nil
+		return report(c, s, x, st)
 	}
 }
