@@ -1,14 +1,11 @@
 package analysis
 
 import (
-	"bufio"
-	"bytes"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/rampart-sec/rampart/internal/brokenpolicy"
 	"github.com/rampart-sec/rampart/policy"
 	"github.com/rampart-sec/rampart/policy/gen"
 )
@@ -43,22 +40,12 @@ func TestExamplesPass(t *testing.T) {
 // variant.
 func brokenHeader(t *testing.T, file string) (base string, expect []string) {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	base, expect, err := brokenpolicy.Header(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "# base: "):
-			base = strings.TrimPrefix(line, "# base: ")
-		case strings.HasPrefix(line, "# expect: "):
-			expect = append(expect, strings.TrimPrefix(line, "# expect: "))
-		}
-	}
-	if base == "" || len(expect) == 0 {
-		t.Fatalf("%s: missing # base: or # expect: header", file)
+	if len(expect) == 0 {
+		t.Fatalf("%s: missing # expect: header", file)
 	}
 	return base, expect
 }

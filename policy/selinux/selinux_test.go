@@ -1,7 +1,6 @@
 package selinux_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rampart-sec/rampart/internal/brokenpolicy"
 	"github.com/rampart-sec/rampart/policy"
 	"github.com/rampart-sec/rampart/policy/gen"
 	"github.com/rampart-sec/rampart/policy/selinux"
@@ -546,22 +546,9 @@ func (e *exact) channels() {
 // variant.
 func brokenHeader(t *testing.T, file string) (base string, expect []string) {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	base, expect, err := brokenpolicy.Header(file)
 	if err != nil {
 		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "# base: "):
-			base = strings.TrimPrefix(line, "# base: ")
-		case strings.HasPrefix(line, "# expect: "):
-			expect = append(expect, strings.TrimPrefix(line, "# expect: "))
-		}
-	}
-	if base == "" {
-		t.Fatalf("%s: no # base: header", file)
 	}
 	return base, expect
 }
