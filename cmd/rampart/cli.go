@@ -61,8 +61,15 @@ func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(form
 
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" }
 
+// runVerb runs verb v of group g.
 func (a *app) runVerb(g *group, v *verb, args []string) int {
-	fs := flag.NewFlagSet("rampart "+g.name+" "+v.name, flag.ContinueOnError)
+	return a.runNamed(g.name+" "+v.name, v, args)
+}
+
+// runNamed parses the flags of v, runs it and maps its error to an exit
+// status; name is the command as the user typed it after "rampart".
+func (a *app) runNamed(name string, v *verb, args []string) int {
+	fs := flag.NewFlagSet("rampart "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c := &ctx{app: a}
 	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON on stdout")
@@ -70,11 +77,11 @@ func (a *app) runVerb(g *group, v *verb, args []string) int {
 	fs.Usage = func() {}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		a.verbUsage(g, v, fs)
+		a.verbUsage(name, v, fs)
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(a.stderr, "rampart %s %s: %v (see --help)\n", g.name, v.name, err)
+		fmt.Fprintf(a.stderr, "rampart %s: %v (see --help)\n", name, err)
 		return exitUsage
 	}
 	err = run(c, pos)
@@ -85,21 +92,21 @@ func (a *app) runVerb(g *group, v *verb, args []string) int {
 		return exitOK
 	case errors.As(err, &f):
 		if f.msg != "" {
-			fmt.Fprintf(a.stderr, "rampart %s %s: %s\n", g.name, v.name, f.msg)
+			fmt.Fprintf(a.stderr, "rampart %s: %s\n", name, f.msg)
 		}
 		return exitFailed
 	case errors.As(err, &u):
-		fmt.Fprintf(a.stderr, "rampart %s %s: %s (see --help)\n", g.name, v.name, u.msg)
+		fmt.Fprintf(a.stderr, "rampart %s: %s (see --help)\n", name, u.msg)
 		return exitUsage
 	default:
-		fmt.Fprintf(a.stderr, "rampart %s %s: %v\n", g.name, v.name, err)
+		fmt.Fprintf(a.stderr, "rampart %s: %v\n", name, err)
 		return exitUsage
 	}
 }
 
-func (a *app) verbUsage(g *group, v *verb, fs *flag.FlagSet) {
+func (a *app) verbUsage(name string, v *verb, fs *flag.FlagSet) {
 	w := a.stdout
-	fmt.Fprintf(w, "Usage: rampart %s %s [flags] %s\n\n%s\n\nFlags:\n", g.name, v.name, v.args, v.summary)
+	fmt.Fprintf(w, "Usage: rampart %s [flags] %s\n\n%s\n\nFlags:\n", name, v.args, v.summary)
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		if name != "" {

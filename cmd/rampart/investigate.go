@@ -67,58 +67,7 @@ See docs/investigate.md.`
 
 // runInvestigate runs "rampart investigate ARGS".
 func (a *app) runInvestigate(args []string) int {
-	g := investigateGroup()
-	v := g.verbs[0]
-	fs := flag.NewFlagSet("rampart investigate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	c := &ctx{app: a}
-	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
-	run := v.setup(fs)
-	fs.Usage = func() {}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		a.investigateUsage(v, fs)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(a.stderr, "rampart investigate: %v (see --help)\n", err)
-		return exitUsage
-	}
-	err = run(c, pos)
-	var f *failure
-	var u *usageError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &f):
-		if f.msg != "" {
-			fmt.Fprintf(a.stderr, "rampart investigate: %s\n", f.msg)
-		}
-		return exitFailed
-	case errors.As(err, &u):
-		fmt.Fprintf(a.stderr, "rampart investigate: %s (see --help)\n", u.msg)
-		return exitUsage
-	default:
-		fmt.Fprintf(a.stderr, "rampart investigate: %v\n", err)
-		return exitUsage
-	}
-}
-
-func (a *app) investigateUsage(v *verb, fs *flag.FlagSet) {
-	w := a.stdout
-	fmt.Fprintf(w, "Usage: rampart investigate [flags] %s\n\n%s\n\nFlags:\n", v.args, v.summary)
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		if name != "" {
-			name = "=" + name
-		}
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "  --%s%s\n      %s%s\n", f.Name, name, usage, def)
-	})
-	fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(v.help))
+	return a.runNamed("investigate", investigateGroup().verbs[0], args)
 }
 
 // parseTime reads --at.
