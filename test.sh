@@ -21,6 +21,9 @@ have chromium || need+=(chromium)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have mkfs.erofs || need+=(erofs-utils)
 have cpio || need+=(cpio)
+# The sandbox launcher is C, linked in with cgo.
+have gcc || need+=(gcc)
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}" >&2

@@ -102,7 +102,8 @@ func main() {
 		fmt.Printf("%-10s %8.2f ms/launch (median round %.2f), +%.2f ms over %s, CPU %.2f ms\n", c.label, best, med, best-base, cmds[0].label, c.cpu[0])
 	}
 	if len(cmds) >= 3 {
-		fmt.Printf("%s/%s: %.2f (overheads %.2f / %.2f ms)\n", cmds[1].label, cmds[2].label, cmds[1].times[0]/cmds[2].times[0], cmds[1].times[0]-base, cmds[2].times[0]-base)
+		o1, o2 := cmds[1].times[0]-base, cmds[2].times[0]-base
+		fmt.Printf("%s/%s: %.2f per launch, %.2f of the overhead (overheads %.2f / %.2f ms)\n", cmds[1].label, cmds[2].label, cmds[1].times[0]/cmds[2].times[0], o1/o2, o1, o2)
 	}
 	fmt.Printf("(%d launches per command in %d rounds)\n", per**rounds, *rounds)
 }

@@ -33,8 +33,8 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	// This binary is also the sandboxes' init stage: package
-	// sandbox/internal/stage takes it over in an init function.
+	// This binary is also the sandboxes' launcher: package
+	// sandbox/internal/stage takes it over in a C constructor.
 	code := m.Run()
 	if os.Getenv(envUnpriv) == "" {
 		if d := binDirPath(); d != "" {
@@ -449,7 +449,7 @@ func TestConfinement(t *testing.T) {
 		if r.code != 0 {
 			t.Errorf("exit %d", r.code)
 		}
-		// A pid namespace: the init stage is 1, the command a small pid.
+		// A pid namespace: the init is 1, the command a small pid.
 		if pid, err := strconv.Atoi(r.get("pid")); err != nil || pid < 2 || pid > 64 {
 			t.Errorf("pid %s: not in a fresh pid namespace", r.get("pid"))
 		}
@@ -589,7 +589,7 @@ func TestEscapes(t *testing.T) {
 			"link", key, e.path("data/stolen"),
 			"rename", key, e.path("data/moved"),
 			"read", e.path("data/hardlink"), // hard link prepared before confinement
-			"vmread", "1", // the init stage's memory
+			"vmread", "1", // the init's memory
 		)
 		expect(t, r, map[string]string{
 			"read " + e.path("data/link"):                   "EACCES",

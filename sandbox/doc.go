@@ -9,9 +9,11 @@
 //
 // Build resolves a Plan: every rule, the mechanism that enforces it, and
 // what the running kernel cannot enforce (gaps) or no mechanism here
-// can (limits). Explain prints it. Run carries it out: it re-executes
-// the program (/proc/self/exe) as the sandbox's init stage; package
-// sandbox/internal/stage, which this package imports, has an init
-// function that takes the process over then, before the program's other
-// packages initialize. See docs/confinement.md.
+// can (limits). Explain prints it. Run, Start and Exec carry it out:
+// they execute the program (/proc/self/exe) as the sandbox's launcher,
+// C code in package sandbox/internal/stage (which this package imports)
+// that takes the process over before the Go runtime starts and sets the
+// sandbox up from the plan's launch record. Plan.Remember stores the
+// plan in the launch cache, from which "rampart run" starts without
+// planning again. See docs/confinement.md.
 package sandbox

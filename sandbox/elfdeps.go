@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -27,8 +26,16 @@ type runtimeFile struct {
 // directories. A library that cannot be found is not an error: the
 // command will report it.
 func commandFiles(exe string) ([]runtimeFile, error) {
+	return (*recorder)(nil).commandFiles(exe)
+}
+
+// commandFiles is commandFiles recording every file it reads or probes
+// (each with stat(2) before it is read): the command, the interpreter,
+// /etc/ld.so.conf and the files and directories of its includes, and
+// every candidate path of every library.
+func (r *recorder) commandFiles(exe string) ([]runtimeFile, error) {
 	files := []runtimeFile{{exe, fsExecute | fsReadFile, "the command"}}
-	f, err := os.Open(exe)
+	f, err := r.open(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +57,7 @@ func commandFiles(exe string) ([]runtimeFile, error) {
 			files[len(files)-1].why += " (env: the program it runs needs its own grant)"
 		}
 	}
-	ef, err := elf.Open(exe)
+	ef, err := r.openELF(exe)
 	if err != nil {
 		return files, nil // not ELF: nothing more to find
 	}
@@ -67,7 +74,7 @@ func commandFiles(exe string) ([]runtimeFile, error) {
 		}
 	}
 	if hasDynamic(ef) {
-		dirs := libraryDirs(ef.Class)
+		dirs := r.libraryDirs(ef.Class)
 		files = append(files, runtimeFile{"/etc/ld.so.cache", fsReadFile, "dynamic loader cache"})
 		var walk func(ef *elf.File, origin string)
 		walk = func(ef *elf.File, origin string) {
@@ -75,13 +82,13 @@ func commandFiles(exe string) ([]runtimeFile, error) {
 			search := runPaths(ef, origin)
 			search = append(search, dirs...)
 			for _, lib := range needed {
-				p := findLibrary(lib, search, ef.Class, ef.Machine)
+				p := r.findLibrary(lib, search, ef.Class, ef.Machine)
 				if p == "" || seen[p] {
 					continue
 				}
 				seen[p] = true
 				files = append(files, runtimeFile{p, fsReadFile, "library " + lib})
-				if lf, err := elf.Open(p); err == nil {
+				if lf, err := r.openELF(p); err == nil {
 					walk(lf, filepath.Dir(p))
 					lf.Close()
 				}
@@ -119,12 +126,15 @@ func runPaths(ef *elf.File, origin string) []string {
 
 // libraryDirs returns the loader's search directories: /etc/ld.so.conf
 // (with its include lines) and the defaults.
-func libraryDirs(class elf.Class) []string {
+func (r *recorder) libraryDirs(class elf.Class) []string {
 	var dirs []string
 	var read func(file string, depth int)
 	read = func(file string, depth int) {
-		f, err := os.Open(file)
-		if err != nil || depth > 4 {
+		if depth > 4 {
+			return
+		}
+		f, err := r.open(file)
+		if err != nil {
 			return
 		}
 		defer f.Close()
@@ -139,7 +149,7 @@ func libraryDirs(class elf.Class) []string {
 				if !filepath.IsAbs(pat) {
 					pat = filepath.Join(filepath.Dir(file), pat)
 				}
-				ms, _ := filepath.Glob(pat)
+				ms, _ := r.glob(pat)
 				for _, m := range ms {
 					read(m, depth+1)
 				}
@@ -155,13 +165,13 @@ func libraryDirs(class elf.Class) []string {
 	return append(dirs, "/lib", "/usr/lib")
 }
 
-func findLibrary(name string, dirs []string, class elf.Class, machine elf.Machine) string {
+func (r *recorder) findLibrary(name string, dirs []string, class elf.Class, machine elf.Machine) string {
 	if strings.Contains(name, "/") {
 		return name
 	}
 	for _, d := range dirs {
 		p := filepath.Join(d, name)
-		lf, err := elf.Open(p)
+		lf, err := r.openELF(p)
 		if err != nil {
 			continue
 		}

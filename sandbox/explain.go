@@ -28,7 +28,7 @@ func (pl *Plan) Explain(w io.Writer) error {
 	if len(id.Groups) > 0 {
 		groups = strings.Trim(fmt.Sprint(id.Groups), "[]")
 	}
-	how := "set by the init stage (setgroups, setresgid, setresuid)"
+	how := "set by the launcher before the command's execve (setgroups, setresgid, setresuid)"
 	if !id.Switch {
 		how = "the caller's, mapped into a user namespace"
 	}
@@ -51,7 +51,7 @@ func (pl *Plan) Explain(w io.Writer) error {
 		p("  hostname: %s\n", ns.Hostname)
 	}
 	if ns.PID {
-		p("  pid 1 is rampart's init stage: it reaps orphans, relays signals and exits with the command's status\n")
+		p("  pid 1 is rampart's init: it reaps orphans, relays signals and exits with the command's status\n")
 	}
 
 	e.section("mounts", "mount namespace")
@@ -136,7 +136,7 @@ func (pl *Plan) Explain(w io.Writer) error {
 		} else {
 			p("  denylist: %s\n", strings.Join(sc.Syscalls, " "))
 		}
-		p("  refused syscalls: %s (decided by rampart run's supervisor, a user-space notification); foreign architecture: kill; x32: refused; numbers beyond the %s table: ENOSYS\n", sc.Refuse, sc.Arch)
+		p("  refused syscalls: %s (with --log-refused, decided and reported by the sandbox's init, a user-space notification); foreign architecture: kill; x32: refused; numbers beyond the %s table: ENOSYS\n", sc.Refuse, sc.Arch)
 		var args []string
 		if sc.RestrictNamespaces {
 			args = append(args, "namespace creation (clone/unshare CLONE_NEW*, setns: EPERM; clone3: ENOSYS)")

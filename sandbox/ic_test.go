@@ -97,7 +97,7 @@ func TestICNode(t *testing.T) {
 
 		// The canister sandbox's own allowlist has no openat, socket or
 		// clone: the Go probe cannot even start under it, and the
-		// supervisor reports what was refused.
+		// init reports what was refused.
 		r := run("canister_sandbox", o, "read", key)
 		if r.code == 0 || !strings.Contains(r.err, "refused syscall") {
 			t.Errorf("canister sandbox with its own syscall filter: exit %d\n%s%s", r.code, r.out, r.err)

@@ -1,14 +1,16 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -34,8 +36,11 @@ type Stdio struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	// Refused, when set, receives a line for each syscall the seccomp
-	// filter refuses ("refused syscall ptrace (101) by pid 4242", the
-	// caller's view of the pid). It may be Stdout or Stderr.
+	// filter refuses ("rampart: refused syscall ptrace (101) by pid 7",
+	// the pid as the sandbox's pid namespace sees it). It may be Stdout
+	// or Stderr. Without it, the kernel refuses syscalls on its own;
+	// with it, the filter hands them to the sandbox's init, which
+	// refuses and reports them.
 	Refused io.Writer
 }
 
@@ -51,13 +56,15 @@ func (e *SetupError) Error() string { return e.Msg }
 
 // Run starts the plan's command in its sandbox, forwards the signals
 // this process receives to it, waits for it and returns its exit status
-// (128+N when signal N killed it). Run executes /proc/self/exe as the
-// sandbox's init stage (package sandbox/internal/stage, whose init
-// function takes over the process then). A *SetupError means the command
-// never started.
+// (128+N when signal N killed it). A *SetupError means the command never
+// started.
 func Run(pl *Plan, stdio Stdio) (int, error) {
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, stage.Forwarded...)
+	fwd := make([]os.Signal, len(stage.Forwarded))
+	for i, s := range stage.Forwarded {
+		fwd[i] = s
+	}
+	signal.Notify(sigs, fwd...)
 	defer signal.Stop(sigs)
 	p, err := Start(pl, stdio)
 	if err != nil {
@@ -84,29 +91,178 @@ func Run(pl *Plan, stdio Stdio) (int, error) {
 
 // Process is a command running in its sandbox.
 type Process struct {
-	cmd      *exec.Cmd
-	listener int
-	refuse   seccomp.Action
-	log      io.Writer
-	arch     *seccomp.Arch
+	cmd     *exec.Cmd
+	reports *os.File
+	log     io.Writer
+	done    chan struct{} // the reports are read to their end
 
-	mu         sync.Mutex
-	killed     string // the syscall that got the command killed (kill mode)
-	supervised chan struct{}
+	mu     sync.Mutex
+	killed string // the syscall that got the command killed (kill verdict, with Refused)
 }
 
-// Pid returns the process id of the sandbox's init (in the caller's pid
-// namespace); the command is its child.
+// Pid returns the process id of the sandbox's launcher, which relays
+// the signals it gets to the command and exits with its status.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Start starts the plan's command in its sandbox and returns once it
 // runs, or with a *SetupError when the sandbox could not be set up (then
-// nothing ran). The sandbox gets SIGKILL when the thread that started it
-// exits (PR_SET_PDEATHSIG): the Go runtime never ends its threads, except
-// one whose goroutine exits while locked to it (runtime.LockOSThread), so
-// do not call Start from such a goroutine.
+// nothing ran).
+//
+// The sandbox is set up by rampart's launcher (package
+// sandbox/internal/stage), C code that takes over /proc/self/exe before
+// the Go runtime starts: Start executes it with the plan's launch
+// record. The launcher gets SIGKILL when the thread that started it exits
+// (PR_SET_PDEATHSIG): the Go runtime never ends its threads, except one
+// whose goroutine exits while locked to it (runtime.LockOSThread), so do
+// not call Start from such a goroutine.
 func Start(pl *Plan, stdio Stdio) (*Process, error) {
-	return start(pl, stdio)
+	if stdio.Refused != nil {
+		if _, isFile := stdio.Refused.(*os.File); !isFile {
+			lw := &lockedWriter{w: stdio.Refused}
+			if stdio.Stderr == stdio.Refused {
+				stdio.Stderr = lw
+			}
+			if stdio.Stdout == stdio.Refused {
+				stdio.Stdout = lw
+			}
+			stdio.Refused = lw
+		}
+	}
+	spec, err := pl.forStage(stdio.Refused != nil)
+	if err != nil {
+		return nil, &SetupError{ExitSetup, "sandbox setup: " + err.Error()}
+	}
+	record, err := spec.Encode(false)
+	if err != nil {
+		return nil, &SetupError{ExitSetup, "sandbox setup: " + err.Error()}
+	}
+	rec, err := recordFile(record)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Close()
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: report socket: %w", err)
+	}
+	reports := os.NewFile(uintptr(sp[0]), "sandbox-reports")
+	child := os.NewFile(uintptr(sp[1]), "sandbox-reports")
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"rampart-sandbox:" + pl.Compartment},
+		Env:         []string{stage.Env + "=" + stage.Version},
+		Stdin:       stdio.Stdin,
+		Stdout:      stdio.Stdout,
+		Stderr:      stdio.Stderr,
+		ExtraFiles:  []*os.File{rec, child},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	for _, fd := range pl.KeepFDs {
+		// A duplicate, so that closing the *os.File leaves the caller's
+		// descriptor alone.
+		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			reports.Close()
+			child.Close()
+			return nil, &SetupError{ExitSetup, fmt.Sprintf("--keep-fd %d: %v", fd, err)}
+		}
+		f := os.NewFile(uintptr(d), "keep-fd-"+strconv.Itoa(fd))
+		defer f.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		reports.Close()
+		return nil, &SetupError{ExitSetup, "sandbox setup: starting the launcher: " + err.Error()}
+	}
+	p := &Process{cmd: cmd, reports: reports, log: stdio.Refused, done: make(chan struct{})}
+	// fail ends a launch that did not start the command.
+	fail := func(e *SetupError) (*Process, error) {
+		reports.Close()
+		close(p.done)
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill() // it is ending, or must
+			cmd.Wait()
+		}
+		return nil, e
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := reports.Read(buf)
+		if err != nil || n == 0 {
+			// The launcher ended without a word.
+			cmd.Wait()
+			return fail(&SetupError{ExitSetup, "sandbox setup: the launcher ended: " + cmd.ProcessState.String()})
+		}
+		msg := string(buf[:n])
+		switch msg[0] {
+		case stage.ReportStarted:
+			go p.readReports()
+			return p, nil
+		case stage.ReportError:
+			// "E125 message"
+			code, text := ExitSetup, msg[1:]
+			if c, rest, ok := strings.Cut(text, " "); ok {
+				if n, err := strconv.Atoi(c); err == nil {
+					code, text = n, rest
+				}
+			}
+			return fail(&SetupError{code, text})
+		case stage.ReportRefused, stage.ReportKilled:
+			p.report(msg)
+		default:
+			return fail(&SetupError{ExitSetup, fmt.Sprintf("sandbox setup: unexpected report %q from the launcher", msg)})
+		}
+	}
+}
+
+// recordFile returns a memory file (close-on-exec) holding record, to be
+// read from its start.
+func recordFile(record []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("rampart-launch-record", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: launch record: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "launch-record")
+	if _, err := f.Write(record); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sandbox: launch record: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sandbox: launch record: %w", err)
+	}
+	return f, nil
+}
+
+// readReports passes the launcher's reports on until it ends.
+func (p *Process) readReports() {
+	defer close(p.done)
+	defer p.reports.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := p.reports.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		p.report(string(buf[:n]))
+	}
+}
+
+func (p *Process) report(msg string) {
+	switch msg[0] {
+	case stage.ReportRefused:
+		if p.log != nil {
+			fmt.Fprintf(p.log, "rampart: %s\n", msg[1:])
+		}
+	case stage.ReportKilled:
+		p.mu.Lock()
+		if p.killed == "" {
+			p.killed = msg[1:]
+		}
+		p.mu.Unlock()
+	}
 }
 
 // lockedWriter serializes writes: the refusal log and the command's
@@ -122,175 +278,18 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func start(pl *Plan, stdio Stdio) (*Process, error) {
-	if stdio.Refused != nil {
-		if _, isFile := stdio.Refused.(*os.File); !isFile {
-			lw := &lockedWriter{w: stdio.Refused}
-			if stdio.Stderr == stdio.Refused {
-				stdio.Stderr = lw
-			}
-			if stdio.Stdout == stdio.Refused {
-				stdio.Stdout = lw
-			}
-			stdio.Refused = lw
-		}
-	}
-	planR, planW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer planW.Close()
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		planR.Close()
-		return nil, err
-	}
-	ctl := sp[0]
-	defer unix.Close(ctl)
-	child := os.NewFile(uintptr(sp[1]), "sandbox-control")
-	cmd, err := stageCmd(pl, stdio, planR, child)
-	planR.Close()
-	child.Close()
-	if err != nil {
-		return nil, err
-	}
-	p := &Process{cmd: cmd, listener: -1, log: stdio.Refused, supervised: make(chan struct{})}
-	p.refuse = seccomp.Action(pl.Seccomp.RefuseAction)
-	p.arch, _ = seccomp.NativeArch()
-	fail := func(e error) (*Process, error) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if p.listener >= 0 {
-			<-p.supervised
-			unix.Close(p.listener)
-		}
-		return nil, e
-	}
-	spec, err := pl.forStage()
-	var payload []byte
-	if err == nil {
-		payload, err = json.Marshal(spec)
-	}
-	if err == nil {
-		_, err = planW.Write(payload)
-	}
-	planW.Close()
-	if err != nil {
-		return fail(&SetupError{ExitSetup, "sending the plan to the init stage: " + err.Error()})
-	}
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			// The stage died without a word.
-			cmd.Wait()
-			return fail(&SetupError{ExitSetup, "sandbox setup: the init stage ended: " + cmd.ProcessState.String()})
-		}
-		msg := string(buf[:n])
-		switch msg[0] {
-		case 'L':
-			l, err := receivedFD(oob[:oobn])
-			if err != nil {
-				return fail(&SetupError{ExitSetup, "sandbox setup: seccomp listener: " + err.Error()})
-			}
-			p.listener = l
-			go p.supervise()
-		case 'S':
-			if p.listener < 0 {
-				close(p.supervised)
-			}
-			return p, nil
-		case 'E':
-			cmd.Wait()
-			code, text := ExitSetup, msg[1:]
-			if i := indexByte(text, ' '); i > 0 {
-				if c, err := strconv.Atoi(text[:i]); err == nil {
-					code, text = c, text[i+1:]
-				}
-			}
-			return fail(&SetupError{code, text})
-		default:
-			return fail(&SetupError{ExitSetup, "sandbox setup: unexpected message from the init stage"})
-		}
-	}
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func receivedFD(oob []byte) (int, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return -1, err
-	}
-	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err == nil && len(fds) == 1 {
-			return fds[0], nil
-		}
-	}
-	return -1, errors.New("no descriptor received")
-}
-
-// supervise answers the seccomp notifications of the sandbox: the init
-// stage's own syscalls (its confined thread, and the command's process
-// until its execve, which shares the stage's memory) run; everything
-// else gets the plan's refusal.
-func (p *Process) supervise() {
-	defer close(p.supervised)
-	stage := p.Pid()
-	seccomp.Supervise(p.listener, func(pid int) bool {
-		return seccomp.SameMemory(pid, stage)
-	}, func(pid int, nr int32) syscall.Errno {
-		name := strconv.Itoa(int(nr))
-		if p.arch != nil {
-			if n := p.arch.SyscallName(int(nr)); n != "" {
-				name = n
-			}
-		}
-		if p.log != nil {
-			fmt.Fprintf(p.log, "rampart: refused syscall %s (%d) by pid %d\n", name, nr, pid)
-		}
-		if p.refuse == seccomp.ActionKillProcess {
-			p.mu.Lock()
-			if p.killed == "" {
-				p.killed = name
-			}
-			p.mu.Unlock()
-			syscall.Kill(pid, syscall.SIGKILL)
-			return syscall.EPERM
-		}
-		if e := syscall.Errno(uint32(p.refuse) & unix.SECCOMP_RET_DATA); e != 0 {
-			return e
-		}
-		return syscall.EPERM
-	})
-}
-
-// Signal passes signal s to the command, through the sandbox's init.
+// Signal passes signal s to the command, through the launcher and the
+// sandbox's init.
 func (p *Process) Signal(s syscall.Signal) error {
 	return syscall.Kill(p.Pid(), s)
 }
 
 // Wait waits for the command and returns its exit status, or 128+N when
 // signal N killed it; a command killed for a refused syscall (seccomp
-// kill mode) reports 128+SIGSYS.
+// kill verdict) reports 128+SIGSYS.
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
-	if p.listener >= 0 {
-		<-p.supervised
-		unix.Close(p.listener)
-	}
+	<-p.done
 	ps := p.cmd.ProcessState
 	if ps == nil {
 		return ExitSetup, err
@@ -299,42 +298,37 @@ func (p *Process) Wait() (int, error) {
 	if !ok {
 		return ExitSetup, err
 	}
-	code := ExitSetup
 	switch {
 	case ws.Exited():
-		code = ws.ExitStatus()
+		return ws.ExitStatus(), nil
 	case ws.Signaled():
-		// The init itself was killed (by SIGKILL: it relays every other
-		// signal it gets).
-		code = exitSignalShift + int(ws.Signal())
-	default:
-		return ExitSetup, err
+		// The launcher itself was killed (it relays every other signal
+		// it gets).
+		return exitSignalShift + int(ws.Signal()), nil
 	}
-	p.mu.Lock()
-	killed := p.killed
-	p.mu.Unlock()
-	if killed != "" && code == exitSignalShift+int(syscall.SIGKILL) {
-		code = exitSignalShift + int(syscall.SIGSYS)
-	}
-	return code, nil
+	return ExitSetup, err
 }
 
-// KilledFor returns the syscall whose refusal killed the command in
-// seccomp kill mode, or "".
+// KilledFor returns the syscall whose refusal killed the command (with
+// the kill verdict and Stdio.Refused set), or "".
 func (p *Process) KilledFor() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.killed
 }
 
-// forStage returns the part of pl the init stage acts on.
-func (pl *Plan) forStage() (*stage.Spec, error) {
+// forStage returns the part of pl the launcher acts on. With notify, the
+// seccomp filter hands refused syscalls to the sandbox's init, which
+// refuses and reports them.
+func (pl *Plan) forStage(notify bool) (*stage.Spec, error) {
 	ns := pl.Namespaces
 	s := &stage.Spec{
-		Command: pl.Command, Path: pl.Path, Env: pl.Env, Dir: pl.Dir,
-		Mount: ns.Mount, PID: ns.PID, UTS: ns.UTS, Net: ns.Net, Hostname: ns.Hostname,
-		LandlockABI: pl.Host.LandlockABI, HandledFS: uint64(pl.Landlock.WantedFS),
-		HandledNet: uint64(pl.Landlock.WantedNet), Scoped: pl.Landlock.WantedScoped,
+		Compartment: pl.Compartment,
+		Command:     pl.Command, Path: pl.Path, Env: pl.Env, Dir: pl.Dir,
+		User: ns.User, Mount: ns.Mount, PID: ns.PID, IPC: ns.IPC, UTS: ns.UTS, Net: ns.Net, Hostname: ns.Hostname,
+		HostUID: pl.Host.UID, HostGID: pl.Host.GID,
+		LandlockABI: pl.Host.LandlockABI, HandledFS: uint64(pl.Landlock.HandledFS),
+		HandledNet: uint64(pl.Landlock.HandledNet), Scoped: pl.Landlock.HandledScoped,
 		UID: pl.Identity.UID, GID: pl.Identity.GID, Groups: pl.Identity.Groups, Switch: pl.Identity.Switch,
 		DenyWriteExecute: pl.DenyWriteExecute, KeepFDs: pl.KeepFDs, SELinuxLabel: pl.SELinuxLabel,
 	}
@@ -349,8 +343,19 @@ func (pl *Plan) forStage() (*stage.Spec, error) {
 	for _, r := range pl.Landlock.Ports {
 		s.Ports = append(s.Ports, stage.PortRule{Port: r.Port, Access: uint64(r.Access)})
 	}
-	if pl.Seccomp.Enabled {
-		s.Seccomp = pl.Seccomp.Program
+	switch {
+	case pl.Seccomp.Enabled && !notify:
+		s.Seccomp = pl.Seccomp.Program // as Build compiled it
+	case pl.Seccomp.Enabled:
+		prog, arch, err := pl.seccompProgram(true)
+		if err != nil {
+			return nil, err
+		}
+		s.Seccomp, s.Notify, s.Refuse = prog, true, pl.Seccomp.RefuseAction
+		s.Names = make([]string, arch.MaxNumber()+1)
+		for nr := range s.Names {
+			s.Names[nr] = arch.SyscallName(nr)
+		}
 	}
 	for _, name := range pl.Capabilities {
 		n, ok := capNumber(name)
@@ -365,63 +370,93 @@ func (pl *Plan) forStage() (*stage.Spec, error) {
 	return s, nil
 }
 
-// stageCmd starts the init stage in its namespaces.
-func stageCmd(pl *Plan, stdio Stdio, planR, ctl *os.File) (*exec.Cmd, error) {
-	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		Args: []string{"rampart-sandbox:" + pl.Compartment},
-		// The stage is short-lived before it waits: no garbage
-		// collection, no cgroup lookups for GOMAXPROCS.
-		Env:    []string{stage.Env + "=" + stage.Version, "GOGC=off", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"},
-		Stdin:  stdio.Stdin,
-		Stdout: stdio.Stdout,
-		Stderr: stdio.Stderr,
+// seccompProgram compiles the plan's syscall filter again; with notify,
+// refused syscalls go to the filter's listener.
+func (pl *Plan) seccompProgram(notify bool) ([]byte, *seccomp.Arch, error) {
+	sc := &pl.Seccomp
+	arch, err := seccomp.ArchFor(runtime.GOARCH)
+	if err != nil {
+		return nil, nil, err
 	}
-	cmd.ExtraFiles = []*os.File{planR, ctl}
-	for _, fd := range pl.KeepFDs {
-		// A duplicate, so that closing the *os.File leaves the caller's
-		// descriptor alone.
-		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			return nil, &SetupError{ExitSetup, fmt.Sprintf("--keep-fd %d: %v", fd, err)}
+	if arch.Name != sc.Arch {
+		return nil, nil, fmt.Errorf("seccomp: the plan is for %s, this is %s", sc.Arch, arch.Name)
+	}
+	spec := &seccomp.Spec{
+		Arch: arch, Names: sc.Syscalls, Refuse: seccomp.Action(sc.RefuseAction),
+		RestrictNamespaces: sc.RestrictNamespaces, DenyMPTCP: sc.DenyMPTCP, DenyVsock: sc.DenyVsock,
+		DenyTIOCSTI: sc.DenyTIOCSTI, Notify: notify,
+	}
+	// The launcher's last syscall under the filter is the command's
+	// execve; refused, the command could never start (and, with
+	// refusal reports, would wait for an init that waits for it).
+	// @default, part of every allowlist, allows it.
+	switch sc.Mode {
+	case "allowlist":
+		spec.Mode = seccomp.Allowlist
+		if !slices.Contains(sc.Syscalls, "execve") {
+			return nil, nil, fmt.Errorf("seccomp: the filter refuses execve: the command could not start")
 		}
-		f := os.NewFile(uintptr(d), "keep-fd-"+strconv.Itoa(fd))
-		defer f.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	case "denylist":
+		spec.Mode = seccomp.Denylist
+		if slices.Contains(sc.Syscalls, "execve") {
+			return nil, nil, fmt.Errorf("seccomp: the filter refuses execve: the command could not start")
+		}
+	default:
+		return nil, nil, fmt.Errorf("seccomp: unknown mode %q", sc.Mode)
 	}
-	ns := pl.Namespaces
-	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	for _, x := range []struct {
-		on   bool
-		flag uintptr
-	}{{ns.Mount, syscall.CLONE_NEWNS}, {ns.PID, syscall.CLONE_NEWPID}, {ns.IPC, syscall.CLONE_NEWIPC}, {ns.UTS, syscall.CLONE_NEWUTS}, {ns.Net, syscall.CLONE_NEWNET}} {
-		if x.on {
-			attr.Cloneflags |= x.flag
+	prog, err := spec.Program()
+	if err != nil {
+		return nil, nil, err
+	}
+	return seccomp.Encode(prog), arch, nil
+}
+
+// LaunchRecord returns the plan as the launcher's record for "rampart
+// run" itself (the descriptors to keep are where the caller has them),
+// for the launch cache. With logRefused, refused syscalls are reported
+// on standard error.
+func (pl *Plan) LaunchRecord(logRefused bool) ([]byte, error) {
+	spec, err := pl.forStage(logRefused)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Encode(true)
+}
+
+// Exec replaces the calling process with the sandbox's launcher, which
+// runs the plan's command with the process's own standard streams and
+// descriptors to keep, reports setup failures and refused syscalls (when
+// the record reports them) on standard error as "rampart run" prints
+// them, relays signals, and exits with the command's status. record is
+// pl.LaunchRecord's (which the launch cache stores too). Exec returns
+// only when the launcher could not be executed. This is how "rampart
+// run" starts a sandbox: with no Go process left waiting, the command's
+// signals and exit status go through the launcher alone, as from the
+// launch cache.
+func Exec(pl *Plan, record []byte) error {
+	f, err := recordFile(record)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// The launcher's copy of the record's descriptor must survive the
+	// execve and stay clear of the ones to keep, which stay where they
+	// are and must survive it too.
+	low := 3
+	for _, k := range pl.KeepFDs {
+		low = max(low, k+1)
+		if _, err := unix.FcntlInt(uintptr(k), unix.F_SETFD, 0); err != nil {
+			return &SetupError{ExitSetup, fmt.Sprintf("--keep-fd %d: %v", k, err)}
 		}
 	}
-	if ns.User {
-		attr.Cloneflags |= syscall.CLONE_NEWUSER
-		uid, gid := pl.Host.UID, pl.Host.GID
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
-		attr.GidMappingsEnableSetgroups = false
-		// The stage keeps the caller's uid inside the namespace, so it
-		// needs ambient capabilities to keep its capabilities (in that
-		// namespace) across its own execve: all of them, since it hands
-		// the compartment's to the command.
-		for c := 0; c < 64; c++ {
-			if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0, 0); e != 0 {
-				break
-			}
-			attr.AmbientCaps = append(attr.AmbientCaps, uintptr(c))
-		}
+	rfd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD, low)
+	if err != nil {
+		return fmt.Errorf("sandbox: launch record: %w", err)
 	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EACCES) {
-			return nil, &SetupError{ExitSetup, fmt.Sprintf("creating the sandbox's namespaces: %v (are user namespaces enabled? kernel.unprivileged_userns_clone, user.max_user_namespaces)", err)}
-		}
-		return nil, &SetupError{ExitSetup, "starting the init stage: " + err.Error()}
+	defer unix.Close(rfd)
+	env := []string{stage.Env + "=" + stage.Version + ",cli," + strconv.Itoa(rfd)}
+	if err := syscall.Exec("/proc/self/exe", os.Args, env); err != nil {
+		return &SetupError{ExitSetup, "sandbox setup: executing the launcher: " + err.Error()}
 	}
-	return cmd, nil
+	return nil
 }

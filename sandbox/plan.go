@@ -20,7 +20,7 @@ import (
 // Plan is a resolved sandbox: everything rampart will do to confine one
 // command as one compartment, and what it cannot do. Build makes it; Run
 // carries it out; Explain prints it. A Plan is plain data (it is sent to
-// the init stage as JSON).
+// the launcher as a binary launch record).
 type Plan struct {
 	Policy      string `json:"policy,omitempty"`
 	Compartment string `json:"compartment"`
@@ -64,6 +64,17 @@ type Plan struct {
 	Limits []Note `json:"limits"`
 	// Warnings are lint findings and unusual settings.
 	Warnings []string `json:"warnings"`
+
+	// deps, rlimits and fds are the host state Build read (see
+	// Dependencies); not part of the plan's JSON.
+	deps    []stage.Dep
+	rlimits []stage.RlimitCheck
+	fds     []int
+	// unsound says why the plan depends on state that is not recorded;
+	// built is set when Build planned for the running host (Options.Host
+	// nil): only such plans can be remembered.
+	unsound string
+	built   bool
 }
 
 // Identity is who the command runs as.
@@ -74,7 +85,7 @@ type Identity struct {
 	User   string `json:"user"`
 	Group  string `json:"group"`
 	Home   string `json:"home"`
-	// Switch is set when the init stage changes uid and gid (the caller
+	// Switch is set when the launcher changes uid and gid (the caller
 	// is root); otherwise the command keeps the caller's ids in a user
 	// namespace.
 	Switch bool `json:"switch"`
@@ -93,7 +104,7 @@ type Namespaces struct {
 	Hostname  string `json:"hostname,omitempty"`
 }
 
-// Mount operations, in the order the init stage applies them.
+// Mount operations, in the order the sandbox's init applies them.
 const (
 	// MountPrivate makes every mount private to the sandbox.
 	MountPrivate = stage.MountPrivate
@@ -172,10 +183,9 @@ type Seccomp struct {
 	// Syscalls are the expanded names allowed (allowlist) or refused.
 	Syscalls []string `json:"syscalls"`
 	Refuse   string   `json:"refuse"`
-	// RefuseAction is Refuse as a seccomp verdict. The filter sends
-	// refused syscalls to Run's supervisor (a user-space notification),
-	// which applies it: the init stage starts the command from its
-	// confined thread, and its own syscalls there must still run.
+	// RefuseAction is Refuse as a seccomp verdict: the filter's own, or,
+	// when refusals are reported (Stdio.Refused, --log-refused), the
+	// sandbox's init's answer to the filter's user-space notification.
 	RefuseAction uint32 `json:"refuse_action"`
 	// Argument rules.
 	RestrictNamespaces bool `json:"restrict_namespaces"`
@@ -322,7 +332,7 @@ func Build(p *policy.Policy, name string, argv []string, o Options) (*Plan, erro
 		Policy: p.Name, Compartment: c.Name, Tier: c.Tier.String(), Declared: at,
 		Command: slices.Clone(argv), Host: host, NoNewPrivs: true,
 	}
-	b := &builder{p: p, c: c, o: o, pl: pl, rules: map[string]*PathRule{}, ports: map[uint16]*PortRule{}, resRights: map[string]uint64{}}
+	b := &builder{p: p, c: c, o: o, pl: pl, rec: newRecorder(), rules: map[string]*PathRule{}, ports: map[uint16]*PortRule{}, resRights: map[string]uint64{}}
 	if o.RootPrefix != "" {
 		if !filepath.IsAbs(o.RootPrefix) {
 			return nil, buildErrorf("--root-prefix %q: not an absolute path", o.RootPrefix)
@@ -336,7 +346,7 @@ func Build(p *policy.Policy, name string, argv []string, o Options) (*Plan, erro
 		if fd < 3 {
 			return nil, buildErrorf("--keep-fd %d: descriptors 0-2 are always passed", fd)
 		}
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		if err := b.rec.fdOpen(fd); err != nil {
 			return nil, buildErrorf("--keep-fd %d: %v", fd, err)
 		}
 	}
@@ -347,6 +357,8 @@ func Build(p *policy.Policy, name string, argv []string, o Options) (*Plan, erro
 			return nil, err
 		}
 	}
+	pl.deps, pl.rlimits, pl.fds, pl.unsound = b.rec.deps, b.rec.rlimits, b.rec.fds, b.rec.unsound
+	pl.built = o.Host == nil
 	return pl, nil
 }
 
@@ -410,6 +422,9 @@ type builder struct {
 	netChannels []string
 	vsock       bool
 	mapExecSelf bool
+	// rec records the host state the build reads: every filesystem
+	// access, rlimit and descriptor check goes through it.
+	rec *recorder
 }
 
 func (b *builder) rp(path string) string {
@@ -439,7 +454,7 @@ func (b *builder) command() error {
 		path = ""
 		for _, d := range filepath.SplitList(pathEnv) {
 			cand := filepath.Join(d, arg0)
-			if st, err := os.Stat(cand); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			if st, err := b.rec.stat(cand); err == nil && isRegular(st) && st.Mode&0o111 != 0 {
 				path = cand
 				break
 			}
@@ -448,11 +463,11 @@ func (b *builder) command() error {
 			return &CommandError{Code: 127, Msg: fmt.Sprintf("%s: command not found in PATH", arg0)}
 		}
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := b.rec.abs(path)
 	if err != nil {
 		return err
 	}
-	st, err := os.Stat(abs)
+	st, err := b.rec.stat(abs)
 	if err != nil {
 		code := 126
 		if errors.Is(err, os.ErrNotExist) {
@@ -460,19 +475,19 @@ func (b *builder) command() error {
 		}
 		return &CommandError{Code: code, Msg: err.Error()}
 	}
-	if !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+	if !isRegular(st) || st.Mode&0o111 == 0 {
 		return &CommandError{Code: 126, Msg: abs + ": not an executable file"}
 	}
 	b.pl.Path = abs
 	dir := b.o.Dir
 	if dir == "" {
-		dir, _ = os.Getwd()
+		dir, _ = b.rec.getwd()
 	}
 	b.pl.Dir = dir
-	real, _ := filepath.EvalSymlinks(abs)
+	real, _ := b.rec.evalSymlinks(abs)
 	own := false
 	for _, e := range b.c.Executables {
-		if r, _ := filepath.EvalSymlinks(b.rp(e)); b.rp(e) == abs || (r != "" && r == real) {
+		if r, _ := b.rec.evalSymlinks(b.rp(e)); b.rp(e) == abs || (r != "" && r == real) {
 			own = true
 		}
 	}
@@ -499,6 +514,7 @@ func (e *CommandError) Error() string { return e.Msg }
 // identity resolves who the command runs as.
 func (b *builder) identity() error {
 	db := defaultUserDB()
+	db.rec = b.rec
 	id := &b.pl.Identity
 	at := b.pl.Declared
 	if b.pl.Host.UID != 0 {
@@ -647,10 +663,10 @@ func (b *builder) resourceGrant(res *policy.Resource, verbs policy.VerbSet, why 
 		tree := !exact || res.Kind == policy.KindDirectory
 		// An exact path of a file kind that is a directory on disk is
 		// still a file grant; one of kind directory is a hierarchy.
-		st, statErr := os.Stat(path)
+		st, statErr := b.rec.stat(path)
 		isDir := tree
 		if statErr == nil {
-			isDir = st.IsDir()
+			isDir = isDirectory(st)
 		}
 		var self, parent uint64
 		for _, v := range verbs.Verbs() {
@@ -769,7 +785,7 @@ func (b *builder) widenings() {
 
 // runtime grants what the command needs to start.
 func (b *builder) runtime() error {
-	files, err := commandFiles(b.pl.Path)
+	files, err := b.rec.commandFiles(b.pl.Path)
 	if err != nil {
 		return &CommandError{Code: 126, Msg: err.Error()}
 	}
@@ -818,7 +834,7 @@ func (b *builder) privateDirs() []string {
 	dirs := []string{"/tmp", "/run", "/dev/shm"}
 	if b.prefix != "" {
 		for _, d := range []string{"/tmp", "/run"} {
-			if st, err := os.Stat(b.rp(d)); err == nil && st.IsDir() {
+			if st, err := b.rec.stat(b.rp(d)); err == nil && isDirectory(st) {
 				dirs = append(dirs, b.rp(d))
 			}
 		}
@@ -841,12 +857,12 @@ func (b *builder) mounts() error {
 	var binds []Mount
 	for _, path := range sortedKeys(b.rules) {
 		r := b.rules[path]
-		st, err := os.Stat(path)
+		st, err := b.rec.stat(path)
 		if err != nil {
 			r.Missing = true
 			continue
 		}
-		writable := uint64(r.Access)&fsWriteRights != 0 && (st.IsDir() || st.Mode().IsRegular())
+		writable := uint64(r.Access)&fsWriteRights != 0 && (isDirectory(st) || isRegular(st))
 		if !writable && !under(path) {
 			continue
 		}
@@ -854,7 +870,7 @@ func (b *builder) mounts() error {
 		if writable {
 			why = "writable grant"
 		}
-		binds = append(binds, Mount{Op: MountBind, Path: path, Writable: writable, Dir: st.IsDir(), Why: why})
+		binds = append(binds, Mount{Op: MountBind, Path: path, Writable: writable, Dir: isDirectory(st), Why: why})
 	}
 	// Parents before children, so that a child's bind lands on top.
 	sort.SliceStable(binds, func(i, j int) bool { return len(binds[i].Path) < len(binds[j].Path) })
@@ -941,7 +957,7 @@ func (b *builder) seccomp() error {
 		return nil
 	}
 	sc.Enabled, sc.Arch = true, arch.Name
-	spec := &seccomp.Spec{Arch: arch, Refuse: refuse, RestrictNamespaces: true, DenyMPTCP: true, DenyVsock: !b.vsock, DenyTIOCSTI: true, Notify: true}
+	spec := &seccomp.Spec{Arch: arch, Refuse: refuse, RestrictNamespaces: true, DenyMPTCP: true, DenyVsock: !b.vsock, DenyTIOCSTI: true}
 	added, unknownAdded, err := seccomp.Expand(arch, b.o.AddSyscalls)
 	if err != nil {
 		return buildErrorf("--add-syscalls: %v", err)
@@ -1029,8 +1045,7 @@ func (b *builder) privileges() error {
 			b.limit("cgroup", "limit %s = %d is a cgroup limit and is not applied by rampart run (use the systemd unit, or systemd-run)", n, v)
 			continue
 		}
-		var cur unix.Rlimit
-		if err := unix.Getrlimit(res, &cur); err == nil && v > cur.Max {
+		if cur, err := b.rec.getrlimit(res); err == nil && v > cur.Max {
 			b.limit("rlimit", "limit %s = %d is above the hard limit %d and is clamped to it (raising it needs CAP_SYS_RESOURCE)", n, v, cur.Max)
 			v = cur.Max
 		}

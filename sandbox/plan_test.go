@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/rampart-sec/rampart/policy"
-	"github.com/rampart-sec/rampart/sandbox/internal/stage"
 )
 
 func icPolicy(t *testing.T) *policy.Policy {
@@ -347,22 +345,14 @@ func TestSELinuxLabel(t *testing.T) {
 	}
 }
 
-// The init stage receives a Spec; it must carry the plan's enforcement.
+// The launcher receives a Spec; it must carry the plan's enforcement.
 func TestStageSpec(t *testing.T) {
 	pl, err := Build(icPolicy(t), "upgrade_manager", []string{"/bin/true"}, Options{Host: hostABI(7, 0), User: "nobody", Group: "nogroup"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := pl.forStage()
+	back, err := pl.forStage(false)
 	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back stage.Spec
-	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
 	var installed int
@@ -371,13 +361,28 @@ func TestStageSpec(t *testing.T) {
 			installed++
 		}
 	}
-	if len(back.Paths) != installed || !bytes.Equal(back.Seccomp, pl.Seccomp.Program) || back.HandledFS != uint64(pl.Landlock.WantedFS) {
-		t.Errorf("spec: %d paths (want %d), seccomp %d bytes", len(back.Paths), installed, len(back.Seccomp))
+	if len(back.Paths) != installed || !bytes.Equal(back.Seccomp, pl.Seccomp.Program) || back.HandledFS != uint64(pl.Landlock.HandledFS) || back.Notify {
+		t.Errorf("spec: %d paths (want %d), seccomp %d bytes (plan %d), notify %v", len(back.Paths), installed, len(back.Seccomp), len(pl.Seccomp.Program), back.Notify)
 	}
 	// upgrade_manager keeps CAP_SYS_ADMIN (21), CAP_SYS_BOOT (22),
 	// CAP_DAC_OVERRIDE (1).
 	if !slices.Equal(back.Capabilities, []int{21, 22, 1}) || back.UID != pl.Identity.UID || !back.Switch || !back.Net {
 		t.Errorf("spec: caps %v uid %d switch %v net %v", back.Capabilities, back.UID, back.Switch, back.Net)
+	}
+	// Reporting refusals changes the filter's refusal verdict only, and
+	// names the syscalls.
+	notify, err := pl.forStage(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !notify.Notify || bytes.Equal(notify.Seccomp, back.Seccomp) || len(notify.Seccomp) != len(back.Seccomp) || notify.Names[101] != "ptrace" {
+		t.Errorf("notify spec: notify %v, program %d bytes (plain %d)", notify.Notify, len(notify.Seccomp), len(back.Seccomp))
+	}
+	// The plan's own program is the plain filter, as the launcher
+	// compiles it from the plan's fields.
+	plain, _, err := pl.seccompProgram(false)
+	if err != nil || !bytes.Equal(plain, pl.Seccomp.Program) {
+		t.Errorf("the plan's filter differs from the plain one compiled again (%v)", err)
 	}
 }
 

@@ -7,9 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/ptytest"
 )
 
 // runEnv builds the sandbox probe and writes a small policy, in a
@@ -233,27 +238,19 @@ func matchPkg(p, pattern string) bool {
 	return p == pattern
 }
 
-// TestRunInitOrder guards the design that keeps a launch cheap: "rampart
-// run" runs from the init function of package runcli, and the sandbox's
-// init stage from that of package sandbox/internal/stage, so that Go has
-// not initialized the program's heavy packages yet (see
-// docs/confinement.md). An import that changes the order fails here.
+// TestRunInitOrder guards the design that keeps a launch that is not in
+// the launch cache cheap: "rampart run" runs from the init function of
+// package runcli, so that Go has not initialized the program's heavy
+// packages yet (see docs/confinement.md). An import that changes the
+// order fails here.
 func TestRunInitOrder(t *testing.T) {
 	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, probe, pol := runEnv(t) // changes to /
-	bin := filepath.Join(t.TempDir(), "rampart")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = wd
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building rampart: %v\n%s", err, out)
-	}
-	const (
-		runcli = "github.com/rampart-sec/rampart/cmd/rampart/internal/runcli"
-		stage  = "github.com/rampart-sec/rampart/sandbox/internal/stage"
-	)
+	bin := buildRampart(t, wd)
+	const runcli = "github.com/rampart-sec/rampart/cmd/rampart/internal/runcli"
 	// Packages that "rampart run" does not need, and whose initialization
 	// costs: none may be initialized before runcli.
 	// (A name ending in "/" is a prefix.)
@@ -264,40 +261,22 @@ func TestRunInitOrder(t *testing.T) {
 		"net/http", "html/template", "expvar", "crypto/x509",
 		"github.com/rampart-sec/rampart/forensics/",
 	}
-	// The stage comes before protocol buffers' descriptors, CEL, YAML,
-	// HCL and regexp (whose packages sort after it, or wait on packages
-	// that do: it must not import path/filepath, regexp…).
-	afterStage := []string{
-		"google.golang.org/protobuf/reflect/", "google.golang.org/protobuf/types/",
-		"github.com/google/cel-go/common/types", "github.com/google/cel-go/parser",
-		"go.yaml.in/", "github.com/hashicorp/hcl/", "regexp", "path/filepath",
-		"github.com/rampart-sec/rampart/policy",
-	}
 	order := initOrder(t, bin)
-	pos := map[string]int{}
-	for i, p := range order {
-		pos[p] = i
+	i := slices.Index(order, runcli)
+	if i < 0 {
+		t.Fatalf("%s has no init work in the binary", runcli)
 	}
-	for _, c := range []struct {
-		pkg    string
-		before []string
-	}{{runcli, heavy}, {stage, afterStage}} {
-		i, ok := pos[c.pkg]
-		if !ok {
-			t.Fatalf("%s has no init work in the binary", c.pkg)
-		}
-		for _, p := range order[:i] {
-			for _, h := range c.before {
-				if matchPkg(p, h) {
-					t.Errorf("%s is initialized before %s", p, c.pkg)
-				}
+	for _, p := range order[:i] {
+		for _, h := range heavy {
+			if matchPkg(p, h) {
+				t.Errorf("%s is initialized before %s", p, runcli)
 			}
 		}
 	}
 	// And at run time: with GODEBUG=inittrace=1 the runtime prints a line
 	// for each package it has initialized. runcli's init function exits
 	// (it ran the command), so its line never comes, nor any heavy one.
-	cmd = exec.Command(bin, "run", "--explain", "--policy", pol, "--compartment", "worker", "--", probe)
+	cmd := exec.Command(bin, "run", "--explain", "--policy", pol, "--compartment", "worker", "--", probe)
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -320,4 +299,211 @@ func TestRunInitOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// buildRampart builds the rampart binary (with its C launcher) from
+// package directory wd.
+func buildRampart(t *testing.T, wd string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "rampart-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "rampart")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = wd
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building rampart: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// cacheEnv is runEnv with the rampart binary built and an empty launch
+// cache directory.
+func cacheEnv(t *testing.T) (dir, probe, pol, bin, cache string) {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, probe, pol = runEnv(t)
+	bin = buildRampart(t, wd)
+	cache = filepath.Join(dir, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir, probe, pol, bin, cache
+}
+
+// TestRunLaunchCache checks that a repeated "rampart run" starts from the
+// launch cache without the Go runtime, and that whatever the plan was
+// built from, changed, sends it back to the Go planner.
+func TestRunLaunchCache(t *testing.T) {
+	dir, probe, pol, bin, cache := cacheEnv(t)
+	data := filepath.Join(dir, "data/f")
+	// With GODEBUG=inittrace=1 the Go runtime prints a line for each
+	// package it initializes: a launch from the cache prints none.
+	baseEnv := append(os.Environ(), "RAMPART_RUN_CACHE="+cache, "GODEBUG=inittrace=1")
+	type result struct {
+		code    int
+		out     string
+		goStart bool
+	}
+	launch := func(env []string, flags ...string) result {
+		t.Helper()
+		args := append([]string{"run", "--quiet", "--policy", pol, "--compartment", "worker"}, flags...)
+		args = append(args, "--", probe, "read", data, "echo", "hello", "exit", "3")
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		r := result{code, stdout.String(), strings.HasPrefix(stderr.String(), "init ") || strings.Contains(stderr.String(), "\ninit ")}
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if l != "" && !strings.HasPrefix(l, "init ") {
+				t.Errorf("stderr: %s", l)
+			}
+		}
+		return r
+	}
+	allowed := "read " + data + ": ok\necho hello: hello\n"
+	denied := "read " + data + ": EACCES\necho hello: hello\n"
+	check := func(what string, r result, out string, goStart bool) {
+		t.Helper()
+		if r.code != 3 || r.out != out || r.goStart != goStart {
+			t.Errorf("%s: exit %d, Go runtime started %v (want %v), output:\n%s", what, r.code, r.goStart, goStart, r.out)
+		}
+	}
+	// Files changed within the last two seconds keep a plan out of the
+	// cache: a later change could carry the same timestamps.
+	check("fresh policy", launch(baseEnv), allowed, true)
+	check("fresh policy, again", launch(baseEnv), allowed, true)
+	time.Sleep(2100 * time.Millisecond)
+	check("first launch", launch(baseEnv), allowed, true)
+	check("second launch", launch(baseEnv), allowed, false)
+	check("third launch", launch(baseEnv), allowed, false)
+	check("--no-cache", launch(baseEnv, "--no-cache"), allowed, true)
+	check("--no-cache, again", launch(baseEnv, "--no-cache"), allowed, true)
+	check("another environment", launch(append(baseEnv[:len(baseEnv):len(baseEnv)], "X=1")), allowed, true)
+
+	// A changed policy is planned anew, at once.
+	src, err := os.ReadFile(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrowed := strings.Replace(string(src), "  allow {\n    verbs = [\"read\"]\n    on    = [\"data\"]\n  }\n}\nrole", "}\nrole", 1)
+	if narrowed == string(src) {
+		t.Fatal("could not narrow the policy")
+	}
+	if err := os.WriteFile(pol, []byte(narrowed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("narrowed policy", launch(baseEnv), denied, true)
+	time.Sleep(2100 * time.Millisecond)
+	check("narrowed policy, planned", launch(baseEnv), denied, true)
+	check("narrowed policy, cached", launch(baseEnv), denied, false)
+
+	// A corrupt entry is ignored (and replaced).
+	entries, err := os.ReadDir(cache)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("cache directory: %v, %d entries", err, len(entries))
+	}
+	for _, e := range entries {
+		p := filepath.Join(cache, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 8; i < len(b); i += 97 {
+			b[i] ^= 0x5a
+		}
+		os.WriteFile(p, b, 0o600)
+	}
+	check("corrupt entry", launch(baseEnv), denied, true)
+	check("replaced entry", launch(baseEnv), denied, false)
+
+	// A cache directory others may write to is not used.
+	os.Chmod(cache, 0o755)
+	check("group-readable cache", launch(baseEnv), denied, true)
+	check("group-readable cache, again", launch(baseEnv), denied, true)
+	os.Chmod(cache, 0o700)
+	check("private again", launch(baseEnv), denied, false)
+}
+
+// TestRunTerminalSignal checks that a Ctrl-C on the terminal reaches the
+// command once: the terminal signals the whole foreground process group
+// (rampart's launcher, the sandbox's init and the command), so neither
+// relays a signal the kernel sent. A SIGINT sent to rampart itself is
+// relayed, once.
+func TestRunTerminalSignal(t *testing.T) {
+	_, probe, pol, bin, cache := cacheEnv(t)
+	env := append(os.Environ(), "RAMPART_RUN_CACHE="+cache, "GODEBUG=inittrace=1")
+	time.Sleep(2100 * time.Millisecond) // let the files age (see TestRunLaunchCache)
+	count := regexp.MustCompile(`sigcount 1: (\d+)`)
+	launch := func(how string, viaTerminal bool, flags ...string) {
+		t.Helper()
+		ptmx, tty := ptytest.Open(t)
+		args := append(append([]string{"run", "--quiet", "--policy", pol, "--compartment", "worker"}, flags...), "--", probe, "sigcount", "1")
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.Stdin, cmd.Stdout = tty, tty
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		out := make(chan string)
+		go func() {
+			var b strings.Builder
+			buf := make([]byte, 512)
+			sent := false
+			for {
+				k, err := ptmx.Read(buf)
+				b.Write(buf[:k])
+				if !sent && strings.Contains(b.String(), "sigcount: ready") {
+					sent = true
+					if viaTerminal {
+						ptmx.Write([]byte{3}) // ^C
+					} else {
+						cmd.Process.Signal(syscall.SIGINT)
+					}
+				}
+				if err != nil || count.MatchString(b.String()) {
+					out <- b.String()
+					return
+				}
+			}
+		}()
+		var got string
+		select {
+		case got = <-out:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%s: no answer", how)
+		}
+		cmd.Wait()
+		m := count.FindStringSubmatch(got)
+		if m == nil || m[1] != "1" {
+			t.Errorf("%s: the command got %v SIGINTs, want 1:\n%s", how, m, got)
+		}
+		goStart := strings.Contains(stderr.String(), "init ")
+		if wantGo := how != "from the cache"; goStart != wantGo {
+			t.Errorf("%s: Go runtime started %v", how, goStart)
+		}
+	}
+	launch("planned", true)
+	launch("from the cache", true)
+	launch("planned, not cached", true, "--no-cache")
+	launch("from the cache", false)
+	launch("planned, not cached", false, "--no-cache")
 }

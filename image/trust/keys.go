@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,22 +89,14 @@ func LoadPublicKeys(path string) ([]ed25519.PublicKey, error) {
 		if b == nil {
 			break
 		}
-		var pub any
-		switch b.Type {
-		case "PUBLIC KEY":
-			pub, err = x509.ParsePKIXPublicKey(b.Bytes)
-		case "CERTIFICATE":
-			var c *x509.Certificate
-			if c, err = x509.ParseCertificate(b.Bytes); err == nil {
-				pub = c.PublicKey
-			}
-		case "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		pub, err := rootsig.PublicKeyFromPEM(b)
+		switch {
+		case errors.Is(err, rootsig.ErrPrivateKey):
 			return nil, fmt.Errorf("%s: holds a private key; give the public key (rampart image keygen writes it as .pub)", path)
-		default:
+		case err != nil:
+			return nil, fmt.Errorf("%s: block %d: %v", path, len(keys)+1, err)
+		case pub == nil:
 			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s block %d: %v", path, b.Type, len(keys)+1, err)
 		}
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok {

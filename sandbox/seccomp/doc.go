@@ -18,8 +18,7 @@
 //     numbers with the same verdict (a few comparisons per syscall),
 //     where github.com/elastic/go-seccomp-bpf emits a linear chain of
 //     comparisons, sends a foreign architecture to the default action,
-//     and installs with TSYNC, which would apply the compartment's filter
-//     to the Go runtime threads of rampart's own init stage.
+//     and has no user-space notification (refusal reports).
 //
 // The syscall tables (zsysnum.go) are generated from golang.org/x/sys/unix
 // and the groups (zgroups.go) from systemd's group definitions (systemd's

@@ -254,7 +254,8 @@ type Spec struct {
 	DenyTIOCSTI bool
 	// Notify sends refused syscalls to the filter's listener
 	// (ActionNotify) instead of applying Refuse in the kernel; the
-	// supervisor then applies Refuse (see Supervise). The other verdicts
+	// supervisor then applies Refuse (rampart's: the sandbox's init, in
+	// sandbox/internal/stage). The other verdicts
 	// (architecture, x32, ENOSYS, argument rules) stay in the kernel.
 	Notify bool
 }

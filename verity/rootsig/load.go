@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -160,25 +161,18 @@ func LoadEd25519PublicKey(path string) (ed25519.PublicKey, error) {
 	if len(blocks) == 0 {
 		return nil, fmt.Errorf("%s: no PEM block", path)
 	}
-	var pub any
+	var pub crypto.PublicKey
 	for _, b := range blocks {
-		switch b.Type {
-		case "PUBLIC KEY":
-			pub, err = x509.ParsePKIXPublicKey(b.Bytes)
-		case "CERTIFICATE":
-			var c *x509.Certificate
-			if c, err = x509.ParseCertificate(b.Bytes); err == nil {
-				pub = c.PublicKey
-			}
-		case "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		pub, err = PublicKeyFromPEM(b)
+		if errors.Is(err, ErrPrivateKey) {
 			return nil, fmt.Errorf("%s: contains a private key, expected a public key (extract it with openssl pkey -pubout)", path)
-		default:
-			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %v", path, b.Type, err)
+			return nil, fmt.Errorf("%s: %v", path, err)
 		}
-		break
+		if pub != nil {
+			break
+		}
 	}
 	if pub == nil {
 		return nil, fmt.Errorf("%s: no PUBLIC KEY PEM block (found %s)", path, blockTypes(blocks))
@@ -188,4 +182,31 @@ func LoadEd25519PublicKey(path string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("%s: public key is %s, expected Ed25519", path, keyTypeName(pub))
 	}
 	return k, nil
+}
+
+// ErrPrivateKey is PublicKeyFromPEM's error for a private key block.
+var ErrPrivateKey = errors.New("a private key, not a public key")
+
+// PublicKeyFromPEM returns the public key a PEM block holds: a PKIX
+// "PUBLIC KEY", or a "CERTIFICATE"'s subject key. Other blocks hold no
+// public key (nil, nil), except private keys, which are ErrPrivateKey:
+// a file meant to be public must not carry one.
+func PublicKeyFromPEM(b *pem.Block) (crypto.PublicKey, error) {
+	switch b.Type {
+	case "PUBLIC KEY":
+		pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", b.Type, err)
+		}
+		return pub, nil
+	case "CERTIFICATE":
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", b.Type, err)
+		}
+		return c.PublicKey, nil
+	case "PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
+		return nil, ErrPrivateKey
+	}
+	return nil, nil
 }

@@ -3,7 +3,9 @@ package rootsig
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +167,39 @@ func TestLoadCertificates(t *testing.T) {
 		if _, err := LoadEd25519PublicKey(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("LoadEd25519PublicKey(%s) = %v, want %q", filepath.Base(tc.path), err, tc.want)
 		}
+	}
+}
+
+// PublicKeyFromPEM is the block parser both rootsig and image/trust use.
+func TestPublicKeyFromPEM(t *testing.T) {
+	dir := fx(t)
+	for _, tc := range []struct {
+		file, typ string // the first block's type, as written by openssl
+		key       string // the key's type, "" for none
+		err       string
+	}{
+		{"ed.pub", "PUBLIC KEY", "ed25519.PublicKey", ""},
+		{"ed.crt", "CERTIFICATE", "ed25519.PublicKey", ""},
+		{"rsa.crt", "CERTIFICATE", "*rsa.PublicKey", ""},
+		{"ed.pem", "PRIVATE KEY", "", "private key"},
+	} {
+		data, err := os.ReadFile(filepath.Join(dir, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := pem.Decode(data)
+		if b == nil || b.Type != tc.typ {
+			t.Fatalf("%s: no %s block", tc.file, tc.typ)
+		}
+		pub, err := PublicKeyFromPEM(b)
+		if got := fmt.Sprintf("%T", pub); (tc.key != "" && got != tc.key) || (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: %s, %v", tc.file, got, err)
+		}
+	}
+	if pub, err := PublicKeyFromPEM(&pem.Block{Type: "DH PARAMETERS"}); pub != nil || err != nil {
+		t.Errorf("other block: %v, %v", pub, err)
+	}
+	if _, err := PublicKeyFromPEM(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2}}); err == nil || !strings.HasPrefix(err.Error(), "PUBLIC KEY: ") {
+		t.Errorf("bad public key block: %v", err)
 	}
 }

@@ -299,6 +299,24 @@ func do(op string, a []string) string {
 		case <-time.After(time.Duration(d * float64(time.Second))):
 		}
 		return "timeout"
+	case "sigcount":
+		// Counts the SIGINTs that arrive within a[0] seconds.
+		ch := make(chan os.Signal, 8)
+		signal.Notify(ch, syscall.SIGINT)
+		fmt.Println("sigcount: ready")
+		d, _ := strconv.ParseFloat(a[0], 64)
+		timeout := time.After(time.Duration(d * float64(time.Second)))
+		n := 0
+		for {
+			select {
+			case <-ch:
+				n++
+				continue
+			case <-timeout:
+			}
+			break
+		}
+		return strconv.Itoa(n)
 	case "exit":
 		code, _ := strconv.Atoi(a[0])
 		os.Stdout.Sync()

@@ -29,6 +29,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rampart-sec/rampart/policy"
 	"github.com/rampart-sec/rampart/sandbox"
 	"github.com/rampart-sec/rampart/sandbox/seccomp"
@@ -36,7 +38,7 @@ import (
 
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == "run" {
-		os.Exit(Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(run(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Args[1:]))
 	}
 }
 
@@ -81,8 +83,17 @@ func (l *intList) Set(s string) error {
 
 // Main implements "rampart run" with these arguments (those after "run")
 // and streams, and returns its exit status. It has no verb: its flags
-// stop at the command.
+// stop at the command. It does not write the launch cache, which is
+// keyed by the process's own arguments.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(args, stdin, stdout, stderr, nil)
+}
+
+// run is Main; cacheArgs, when set, are the process's arguments after
+// argv[0], and the planned launch is remembered in the launch cache
+// under them (with the environment and working directory), so that the
+// next identical "rampart run" starts without the Go runtime.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, cacheArgs []string) int {
 	fs := flag.NewFlagSet("rampart run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
@@ -94,6 +105,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		selinuxLabel              string
 		explain, jsonOut, full    bool
 		quiet, logRefused         bool
+		noCache                   bool
 	)
 	fs.Var(&policies, "policy", "policy file or directory of *.hcl (repeatable)")
 	fs.StringVar(&compartment, "compartment", "", "the compartment to run as")
@@ -110,6 +122,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&selinuxLabel, "selinux-label", "", "SELinux exec context (default system_u:system_r:<compartment>_t:s0) when SELinux is enabled")
 	fs.BoolVar(&quiet, "quiet", false, "do not print gaps and warnings before running")
 	fs.BoolVar(&logRefused, "log-refused", false, "print each syscall the seccomp filter refuses, on stderr")
+	fs.BoolVar(&noCache, "no-cache", false, "plan the sandbox anew and do not remember it in the launch cache")
 	fs.Var(&addSyscalls, "add-syscalls", "widen the compartment's syscall filter with these names or @groups (comma-separated, repeatable; diagnosis)")
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "rampart run: "+format+"\n", args...)
@@ -137,10 +150,28 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// A descriptor to keep must be one rampart inherited, which is not
+	// close-on-exec (execve closed those). The Go runtime's own are (it
+	// keeps files open from its start, such as its cgroup CPU limits):
+	// one of them on the number of a descriptor the caller had closed
+	// would pass the check below and reach the command.
+	if cacheArgs != nil {
+		for _, fd := range keepFDs {
+			if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC != 0 {
+				return fail("--keep-fd %d: bad file descriptor", fd)
+			}
+		}
+	}
+	// The working directory as the kernel has it: the launch cache is
+	// keyed by it (os.Getwd may answer $PWD, a path through symlinks).
+	cwd, err := unix.Getwd()
+	if err != nil {
+		return fail("working directory: %v", err)
+	}
 	pl, err := sandbox.Build(p, compartment, fs.Args(), sandbox.Options{
 		RootPrefix: rootPrefix, SeccompRefuse: refuse, User: user, Group: group,
 		Environ: os.Environ(), SetEnv: setenv, KeepEnv: keepEnv, KeepFDs: keepFDs,
-		SELinuxLabel: selinuxLabel, AddSyscalls: splitList(addSyscalls),
+		SELinuxLabel: selinuxLabel, AddSyscalls: splitList(addSyscalls), Dir: cwd,
 	})
 	if err != nil {
 		var ce *sandbox.CommandError
@@ -172,15 +203,31 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
+	var notes strings.Builder
 	if !quiet {
 		for _, g := range pl.Gaps {
-			fmt.Fprintf(stderr, "rampart run: gap: %s\n", g)
+			fmt.Fprintf(&notes, "rampart run: gap: %s\n", g)
 		}
 		if n := len(pl.Warnings); n > 0 {
-			fmt.Fprintf(stderr, "rampart run: %d warning(s) about compartment %s; see --explain\n", n, pl.Compartment)
+			fmt.Fprintf(&notes, "rampart run: %d warning(s) about compartment %s; see --explain\n", n, pl.Compartment)
 		}
+		io.WriteString(stderr, notes.String())
 	}
-	debug.SetGCPercent(100)
+	if cacheArgs != nil {
+		// The process itself: it becomes the launcher, with the record
+		// it remembers in the launch cache.
+		record, err := pl.LaunchRecord(logRefused)
+		if err != nil {
+			return fail("sandbox setup: %v", err)
+		}
+		if !noCache {
+			remember(pl, cacheArgs, cwd, policies, notes.String(), record)
+		}
+		err = sandbox.Exec(pl, record)
+		fmt.Fprintf(stderr, "rampart run: %v\n", err)
+		return sandbox.ExitSetup
+	}
+	debug.SetGCPercent(100) // for the wait
 	stdio := sandbox.Stdio{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	if logRefused {
 		stdio.Refused = stderr
@@ -190,6 +237,17 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rampart run: %v\n", err)
 	}
 	return code
+}
+
+// remember stores the plan in the launch cache. It is an optimization:
+// when it cannot (a policy file changed a moment ago, no writable cache
+// directory), the next launch plans again; RAMPART_DEBUG_CACHE=1 says
+// why on stderr.
+func remember(pl *sandbox.Plan, args []string, cwd string, policies []string, notes string, record []byte) {
+	err := pl.Remember(args, os.Environ(), cwd, policies, notes, record)
+	if err != nil && os.Getenv("RAMPART_DEBUG_CACHE") == "1" {
+		fmt.Fprintf(os.Stderr, "rampart run: launch cache: %v\n", err)
+	}
 }
 
 // splitList splits comma-separated flag values.
