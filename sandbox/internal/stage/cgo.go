@@ -89,3 +89,14 @@ func cacheDir(euid int, env []string) string {
 	}
 	return C.GoString(&out[0])
 }
+
+// forwarded is the launcher's list of relayed signals (Forwarded in Go).
+func forwarded() []int {
+	var n C.size_t
+	p := C.rp_forwarded(&n)
+	out := make([]int, n)
+	for i, s := range unsafe.Slice(p, n) {
+		out[i] = int(s)
+	}
+	return out
+}

@@ -278,6 +278,12 @@ __attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
 #define NFORWARDED (sizeof forwarded / sizeof forwarded[0])
 
+const int *rp_forwarded(size_t *n)
+{
+	*n = NFORWARDED;
+	return forwarded;
+}
+
 /* relayed sets the forwarded signals and SIGCHLD: what the launcher and
  * the init read from their signalfd. */
 static void relayed(sigset_t *s)

@@ -248,5 +248,7 @@ _Noreturn void rp_run_cached(struct rp_record *r, int argc, char **argv);
  * entry with *ok = 1, or the parser's error message with *ok = 0. */
 char *rp_check_record(const void *b, size_t n, int *ok);
 char *rp_check_entry(const void *b, size_t n, int *ok);
+/* The signals the launcher and the init relay (stage.Forwarded). */
+const int *rp_forwarded(size_t *n);
 
 #endif

@@ -1561,3 +1561,14 @@ func TestLaunchDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// The launcher's C list of relayed signals is Forwarded, in order.
+func TestForwardedAgree(t *testing.T) {
+	var want []int
+	for _, s := range Forwarded {
+		want = append(want, int(s))
+	}
+	if got := forwarded(); !slices.Equal(got, want) {
+		t.Errorf("the launcher relays %v, Forwarded says %v", got, want)
+	}
+}
