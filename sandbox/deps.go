@@ -41,6 +41,14 @@ import (
 //   - the working directory (os.Getwd): stat of "." and of $PWD, which
 //     decide between $PWD and getcwd(2), both part of the key.
 //
+// Only the identity (device, inode, mode, owner) of a directory is
+// recorded where the plan depends on nothing else of it: the directories
+// lstat crosses (each name in them that the plan depends on has its own
+// fact) and the working directory. Their times change whenever a name
+// is added or removed, as in /tmp or a service's working directory all
+// the time, and would make the cache miss for nothing. So a directory's
+// names are only ever read after a stat (never an lstat) of it.
+//
 // A fact is taken once per path and call; later uses of the same path
 // see the first fact. A change after a fact was taken makes the fact
 // stale, so the cache misses; a change within one timestamp tick of the
@@ -59,39 +67,56 @@ type recorder struct {
 }
 
 type depKey struct {
-	path  string
-	lstat bool
+	path            string
+	lstat, identity bool
 }
 
 func newRecorder() *recorder { return &recorder{index: map[depKey]int{}} }
 
 // fact returns the result of stat(2), or lstat(2), on path: the one this
-// build recorded, else taken now and recorded. A nil recorder takes it
-// without recording.
+// build recorded, else taken now and recorded. The lstat of a directory
+// is an identity fact. A nil recorder takes it without recording.
 func (r *recorder) fact(path string, lstat bool) stage.Dep {
-	if r != nil {
-		if i, ok := r.index[depKey{path, lstat}]; ok {
-			return r.deps[i]
-		}
-	}
-	d := stage.StatDep(path, lstat)
-	for d.Errno == unix.EINTR { // as os.Stat retries
-		d = stage.StatDep(path, lstat)
-	}
-	if r != nil {
-		r.add(d)
-	}
-	return d
+	return r.take(depKey{path: path, lstat: lstat})
 }
 
-// add records d unless a fact of the same path and call is recorded.
+// identity is fact(path, false) reduced to the file's identity.
+func (r *recorder) identity(path string) stage.Dep {
+	return r.take(depKey{path: path, identity: true})
+}
+
+// keyOf returns the key under which take records d.
+func keyOf(d stage.Dep) depKey {
+	return depKey{path: d.Path, lstat: d.Lstat, identity: d.Identity && !d.Lstat}
+}
+
+// add records d unless a fact under the same key is recorded.
 func (r *recorder) add(d stage.Dep) {
-	k := depKey{d.Path, d.Lstat}
+	k := keyOf(d)
 	if _, ok := r.index[k]; ok {
 		return
 	}
 	r.index[k] = len(r.deps)
 	r.deps = append(r.deps, d)
+}
+
+func (r *recorder) take(k depKey) stage.Dep {
+	if r != nil {
+		if i, ok := r.index[k]; ok {
+			return r.deps[i]
+		}
+	}
+	d := stage.StatDep(k.path, k.lstat)
+	for d.Errno == unix.EINTR { // as os.Stat retries
+		d = stage.StatDep(k.path, k.lstat)
+	}
+	if k.identity || k.lstat && d.Errno == 0 && isDirectory(d.Stat) {
+		d = d.AsIdentity()
+	}
+	if r != nil {
+		r.add(d)
+	}
+	return d
 }
 
 // taint marks the build as depending on something not recorded.
@@ -264,11 +289,11 @@ func (r *recorder) evalSymlinks(path string) (string, error) {
 // same directory as ".", else getcwd(2) (both of which the cache keys).
 func (r *recorder) getwd() (string, error) {
 	if pwd := os.Getenv("PWD"); len(pwd) > 0 && pwd[0] == '/' {
-		dot := r.fact(".", false)
+		dot := r.identity(".")
 		if dot.Errno != 0 {
 			return "", factErr("stat", dot)
 		}
-		d := r.fact(pwd, false)
+		d := r.identity(pwd)
 		if d.Errno == 0 && d.Stat.Dev == dot.Stat.Dev && d.Stat.Ino == dot.Stat.Ino {
 			return pwd, nil
 		}

@@ -132,7 +132,7 @@ func fact(deps []stage.Dep, path string, lstat bool) (stage.Dep, bool) {
 func stale(deps []stage.Dep) []stage.Dep {
 	var out []stage.Dep
 	for _, d := range deps {
-		if stage.StatDep(d.Path, d.Lstat) != d {
+		if !d.Holds() {
 			out = append(out, d)
 		}
 	}
@@ -228,7 +228,7 @@ func TestDepsRecorded(t *testing.T) {
 	// Once per path and call.
 	seen := map[depKey]bool{}
 	for _, d := range deps {
-		k := depKey{d.Path, d.Lstat}
+		k := keyOf(d)
 		if seen[k] {
 			t.Errorf("fact of %s (lstat %v) recorded twice", d.Path, d.Lstat)
 		}
@@ -263,9 +263,6 @@ func TestDepsStableBuild(t *testing.T) {
 	tr := newDepsTree(t)
 	d1, r1, f1 := tr.build(t).Dependencies()
 	d2, r2, f2 := tr.build(t).Dependencies()
-	// The directories above the test's own (/tmp) are shared with every
-	// other process on the machine, which may change them between builds.
-	d1, d2 = tr.own(d1), tr.own(d2)
 	if !reflect.DeepEqual(d1, d2) || !reflect.DeepEqual(r1, r2) || !reflect.DeepEqual(f1, f2) {
 		t.Errorf("two builds on an unchanged tree record different facts:\n%v\n%v", d1, d2)
 	}
@@ -281,19 +278,19 @@ func TestDepsMutations(t *testing.T) {
 		change func(t *testing.T, tr *depsTree)
 		// stale are facts (path relative to the tree, lstat) that the
 		// change must make stale.
-		stale []depKey
+		stale []pathCall
 	}{
 		{"replace the command binary", func(t *testing.T, tr *depsTree) {
 			copyFile(t, "/bin/false", tr.path("real/prog.new"))
 			if err := os.Rename(tr.path("real/prog.new"), tr.path("real/prog")); err != nil {
 				t.Fatal(err)
 			}
-		}, []depKey{{"bin/prog", false}, {"real/prog", true}}},
+		}, []pathCall{{"bin/prog", false}, {"real/prog", true}}},
 		{"add a file a resource glob matches", func(t *testing.T, tr *depsTree) {
 			if err := os.WriteFile(tr.path("keys/new.pub"), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, []depKey{{"keys", false}}},
+		}, []pathCall{{"keys", false}}},
 		{"re-point a symlink of the chain", func(t *testing.T, tr *depsTree) {
 			if err := os.Remove(tr.path("links/l2")); err != nil {
 				t.Fatal(err)
@@ -301,7 +298,7 @@ func TestDepsMutations(t *testing.T) {
 			if err := os.Symlink(tr.path("real/other-prog"), tr.path("links/l2")); err != nil {
 				t.Fatal(err)
 			}
-		}, []depKey{{"links/l2", true}, {"bin/prog", false}}},
+		}, []pathCall{{"links/l2", true}, {"bin/prog", false}}},
 		{"create a missing resource path", func(t *testing.T, tr *depsTree) {
 			if err := os.Mkdir(tr.path("missing"), 0o755); err != nil {
 				t.Fatal(err)
@@ -309,10 +306,10 @@ func TestDepsMutations(t *testing.T) {
 			if err := os.WriteFile(tr.path("missing/file.conf"), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, []depKey{{"missing/file.conf", false}}},
+		}, []pathCall{{"missing/file.conf", false}}},
 		{"create the command earlier in PATH", func(t *testing.T, tr *depsTree) {
 			copyFile(t, "/bin/true", tr.path("a/prog"))
-		}, []depKey{{"a/prog", false}}},
+		}, []pathCall{{"a/prog", false}}},
 		{"change the policy's executable to a symlink", func(t *testing.T, tr *depsTree) {
 			if err := os.Rename(tr.path("real/prog"), tr.path("real/prog2")); err != nil {
 				t.Fatal(err)
@@ -320,7 +317,7 @@ func TestDepsMutations(t *testing.T) {
 			if err := os.Symlink("prog2", tr.path("real/prog")); err != nil {
 				t.Fatal(err)
 			}
-		}, []depKey{{"real/prog", true}}},
+		}, []pathCall{{"real/prog", true}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tr := newDepsTree(t)
@@ -341,6 +338,51 @@ func TestDepsMutations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// pathCall names a fact: a path relative to the tree, and the call.
+type pathCall struct {
+	path  string
+	lstat bool
+}
+
+// Names added to the directories crossed on the way to the command, and
+// in the working directory, change no fact: the cache keeps hitting in
+// a busy /tmp or a service's working directory.
+func TestDepsCrossedDirectories(t *testing.T) {
+	tr := newDepsTree(t)
+	t.Chdir(tr.dir)
+	tr.argv = []string{"./bin/prog"}
+	deps, _, _ := tr.build(t).Dependencies()
+	nextTick(t, deps)
+	for _, d := range []string{".", "bin", "links", "real"} {
+		if err := os.WriteFile(filepath.Join(tr.path(d), "new-name"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := stale(deps); len(st) > 0 {
+		t.Errorf("names added to crossed directories made facts stale: %v", st)
+	}
+	// bin is crossed (an identity fact): replaced by another directory,
+	// the fact is stale.
+	var crossed []stage.Dep
+	for _, d := range deps {
+		if d.Path == tr.path("bin") && d.Lstat {
+			crossed = append(crossed, d)
+		}
+	}
+	if len(crossed) != 1 || !crossed[0].Identity {
+		t.Fatalf("facts of the crossed bin: %v, want one identity fact", crossed)
+	}
+	if err := os.Rename(tr.path("bin"), tr.path("bin.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(tr.path("bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if crossed[0].Holds() {
+		t.Errorf("the identity fact of bin holds for another directory")
 	}
 }
 
@@ -527,17 +569,4 @@ func TestDepsUnsound(t *testing.T) {
 	if _, err := pl.cacheEntry(nil, nil, "/", nil, "", nil); err == nil || !strings.Contains(err.Error(), "/dev/null") {
 		t.Errorf("cacheEntry of an unsound plan: %v", err)
 	}
-}
-
-// own drops the facts about the directories above the tree, which other
-// processes share and may change at any time.
-func (tr *depsTree) own(deps []stage.Dep) []stage.Dep {
-	var out []stage.Dep
-	for _, d := range deps {
-		if d.Path != tr.dir && strings.HasPrefix(tr.dir, d.Path+"/") {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
 }

@@ -384,6 +384,13 @@ func TestRunLaunchCache(t *testing.T) {
 	}
 	// Files changed within the last two seconds keep a plan out of the
 	// cache: a later change could carry the same timestamps.
+	src, err := os.ReadFile(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pol, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	check("fresh policy", launch(baseEnv), allowed, true)
 	check("fresh policy, again", launch(baseEnv), allowed, true)
 	time.Sleep(2100 * time.Millisecond)
@@ -395,10 +402,6 @@ func TestRunLaunchCache(t *testing.T) {
 	check("another environment", launch(append(baseEnv[:len(baseEnv):len(baseEnv)], "X=1")), allowed, true)
 
 	// A changed policy is planned anew, at once.
-	src, err := os.ReadFile(pol)
-	if err != nil {
-		t.Fatal(err)
-	}
 	narrowed := strings.Replace(string(src), "  allow {\n    verbs = [\"read\"]\n    on    = [\"data\"]\n  }\n}\nrole", "}\nrole", 1)
 	if narrowed == string(src) {
 		t.Fatal("could not narrow the policy")

@@ -265,7 +265,7 @@ static bool host_ok(const struct rp_entry *en)
 }
 
 /* dep_ok repeats a CTagDep's call: the same errno, or success with the
- * same statid. */
+ * same statid (its identity part, for an identity fact). */
 static bool dep_ok(const struct rp_field *f)
 {
 	const uint8_t *v = f->v;
@@ -284,7 +284,7 @@ static bool dep_ok(const struct rp_field *f)
 		return false;
 	uint8_t id[RP_STATID_SIZE];
 	statid(&st, id);
-	return memcmp(id, v + 8, RP_STATID_SIZE) == 0;
+	return memcmp(id, v + 8, v[1] & RP_DEP_IDENTITY ? RP_STATID_IDENTITY : RP_STATID_SIZE) == 0;
 }
 
 /* rlimit_ok checks a CTagRlimit: getrlimit agrees with what the planner

@@ -22,7 +22,7 @@ import (
 // user and has mode 0700 (no group or other bits), and the file is a
 // regular file owned by the same user, not group- or other-writable.
 //
-//	entry = "RCACHE01" field*     (fields as in a launch record)
+//	entry = "RCACHE02" field*     (fields as in a launch record)
 //
 //	CTagArg     string  argv after argv[0], repeated: equal, in order
 //	CTagEnv     string  the whole environment, repeated: equal, in order
@@ -31,9 +31,10 @@ import (
 //	CTagBoot    string  /proc/sys/kernel/random/boot_id (36 bytes):
 //	            the same kernel, Landlock ABI, LSMs and device numbers
 //	CTagExe     statid of /proc/self/exe: the same rampart binary
-//	CTagDep     u8 call (1 stat, 2 lstat), u8 0, u16 0, u32 errno (0: the
-//	            call succeeded), statid (zero unless it succeeded), path:
-//	            the call gives the same result again
+//	CTagDep     u8 call (1 stat, 2 lstat), u8 flags (DepIdentity), u16 0,
+//	            u32 errno (0: the call succeeded), statid (zero unless it
+//	            succeeded; only its identity part, the rest zero, with
+//	            DepIdentity), path: the call gives the same result again
 //	CTagRlimit  u32 resource, u32 0, u64 cur, u64 max: getrlimit agrees
 //	CTagOpenFD  u32 fd: the descriptor is open (fcntl F_GETFD)
 //	CTagStderr  string  written to standard error before the launch
@@ -48,13 +49,17 @@ import (
 //	         i64 ctime_nsec          (72 bytes; st_dev as the kernel's
 //	                                  new_encode_dev, as glibc returns it)
 //
+// The identity part of a statid is its first 32 bytes (dev, ino, mode,
+// uid, gid): a directory crossed on the way to a file is the same
+// directory, whatever names were added to it since.
+//
 // A statid equal in all fields (with ctime, which no unprivileged caller
 // can set) means the file was not changed, provided it was not changed
 // within one timestamp tick of the recording: Store refuses entries with
 // a dependency changed less than RacyWindow before (as git does for its
 // index), so that a later change cannot carry the same timestamps.
 const (
-	CacheMagic = "RCACHE01"
+	CacheMagic = "RCACHE02"
 
 	CTagArg    = 101
 	CTagEnv    = 102
@@ -88,6 +93,9 @@ const (
 	CallStat  = 1
 	CallLstat = 2
 )
+
+// DepIdentity is the CTagDep flag of an identity fact (Dep.Identity).
+const DepIdentity = 1
 
 // RacyWindow is how recent a dependency's change may be for an entry to
 // be stored: coarser than any filesystem's timestamp granularity that
@@ -125,8 +133,29 @@ func (s StatID) changed() time.Time {
 type Dep struct {
 	Path  string
 	Lstat bool
-	Errno unix.Errno // 0: the call succeeded and Stat holds its result
-	Stat  StatID
+	// Identity says that only the file's identity is recorded and
+	// checked: Stat's Dev, Ino, Mode, UID and GID, the rest being zero.
+	// It suits a directory whose names the plan does not depend on.
+	Identity bool
+	Errno    unix.Errno // 0: the call succeeded and Stat holds its result
+	Stat     StatID
+}
+
+// AsIdentity returns d reduced to an identity fact.
+func (d Dep) AsIdentity() Dep {
+	d.Identity = true
+	d.Stat = StatID{Dev: d.Stat.Dev, Ino: d.Stat.Ino, Mode: d.Stat.Mode, UID: d.Stat.UID, GID: d.Stat.GID}
+	return d
+}
+
+// Holds reports whether repeating d's call now gives the same fact, as
+// the launcher checks it.
+func (d Dep) Holds() bool {
+	now := StatDep(d.Path, d.Lstat)
+	if d.Identity {
+		now = now.AsIdentity()
+	}
+	return now == d
 }
 
 // StatDep calls stat(2) (or lstat(2)) on path now and returns the fact.
@@ -284,7 +313,12 @@ func (e *Entry) Encode() ([]byte, error) {
 		if hasNUL(d.Path) {
 			return nil, fmt.Errorf("launch cache: path %q contains a NUL byte", d.Path)
 		}
-		w.field(CTagDep, call, uint8(0), uint16(0), uint32(d.Errno), statBytes(d.Stat), d.Path)
+		var flags uint8
+		if d.Identity {
+			flags = DepIdentity
+			d = d.AsIdentity()
+		}
+		w.field(CTagDep, call, flags, uint16(0), uint32(d.Errno), statBytes(d.Stat), d.Path)
 	}
 	for _, r := range e.Rlimits {
 		w.field(CTagRlimit, uint32(r.Resource), uint32(0), r.Cur, r.Max)
@@ -324,7 +358,7 @@ func statBytes(s StatID) []byte {
 func (e *Entry) Store() error {
 	now := time.Now()
 	for _, d := range e.Deps {
-		if d.Errno == 0 && now.Sub(d.Stat.changed()) < RacyWindow {
+		if d.Errno == 0 && !d.Identity && now.Sub(d.Stat.changed()) < RacyWindow {
 			return ErrRacy
 		}
 	}

@@ -86,7 +86,7 @@ enum {
 	((1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 14) | (1ULL << 15) | (1ULL << 16))
 
 /* cache.go */
-#define RP_CACHE_MAGIC "RCACHE01"
+#define RP_CACHE_MAGIC "RCACHE02"
 #define RP_MAX_ENTRY (8u << 20)
 enum {
 	RP_CTAG_ARG = 101,
@@ -103,6 +103,11 @@ enum {
 	RP_CTAG_HOST = 112,
 };
 enum { RP_CALL_STAT = 1, RP_CALL_LSTAT = 2 };
+/* CTagDep flags: RP_DEP_IDENTITY checks only the file's identity, the
+ * first RP_STATID_IDENTITY bytes of the statid (dev, ino, mode, uid,
+ * gid); the rest is zero. */
+enum { RP_DEP_IDENTITY = 1 };
+#define RP_STATID_IDENTITY 32
 #define RP_STATID_SIZE 72
 
 /* A parser's error message. */

@@ -592,6 +592,9 @@ func TestEntryRoundTrip(t *testing.T) {
 		if d.Lstat {
 			call = "lstat"
 		}
+		if d.Identity {
+			call += " identity"
+		}
 		fmt.Fprintf(&want, "dep %s errno=%d %s %q\n", call, uint32(d.Errno), statLine(d.Stat), d.Path)
 	}
 	fmt.Fprintf(&want, "rlimit %d cur=%d max=%d\nopenfd 0\nopenfd 2\nstderr \"rampart: a warning\\x0a\"\nrecord\n", unix.RLIMIT_CORE, rl.Cur, rl.Max)
@@ -665,10 +668,11 @@ func richEntry(t testing.TB) *Entry {
 		t.Fatal(err)
 	}
 	return &Entry{
-		Args:    []string{"run", "--policy", "/p", "--", "ls"},
-		Env:     []string{"HOME=/root", "X=\xff"},
-		Cwd:     "/home",
-		Deps:    []Dep{StatDep("/", false), StatDep("/proc/self", true), StatDep("/nonexistent", false), {Path: ""}},
+		Args: []string{"run", "--policy", "/p", "--", "ls"},
+		Env:  []string{"HOME=/root", "X=\xff"},
+		Cwd:  "/home",
+		Deps: []Dep{StatDep("/", false), StatDep("/proc/self", true), StatDep("/nonexistent", false), {Path: ""},
+			StatDep("/tmp", true).AsIdentity(), StatDep("/nonexistent", true).AsIdentity()},
 		Rlimits: []RlimitCheck{{unix.RLIMIT_CORE, 0, ^uint64(0)}},
 		OpenFDs: []int{0, 2, 1 << 20},
 		Stderr:  "rampart run: gap: x\n\x00",
@@ -694,6 +698,9 @@ func entryFrom(b []byte) *Entry {
 		if d.Errno == 0 {
 			d.Stat = StatID{Dev: bits, Ino: uint64(i), Mode: uint32(bits >> 16), UID: uint32(i), GID: uint32(bits >> 32),
 				Size: int64(bits), MtimeSec: -int64(i), MtimeNsec: int64(bits >> 40), CtimeSec: int64(bits), CtimeNsec: 999999999}
+		}
+		if i%3 == 2 {
+			d = d.AsIdentity()
 		}
 		e.Deps = append(e.Deps, d)
 		e.Rlimits = append(e.Rlimits, RlimitCheck{Resource: i, Cur: bits, Max: ^bits})
@@ -1400,6 +1407,53 @@ func TestLaunchCached(t *testing.T) {
 		os.WriteFile(file, b, 0o600)
 		miss(name, hit())
 	}
+	// An identity fact of a directory holds while names come and go in
+	// it, and not once it is another directory or its mode changed; a
+	// full fact of it does not hold after a name was added.
+	idDir := filepath.Join(dir, "crossed")
+	if err := os.Mkdir(idDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	withDep := func(d Dep) {
+		t.Helper()
+		e2 := *e
+		e2.Deps = append(append([]Dep(nil), e.Deps...), d)
+		if b, err = e2.Encode(); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(file, b, 0o600)
+	}
+	full := StatDep(idDir, true)
+	withDep(full.AsIdentity())
+	if out := hit(); out.code != 7 {
+		t.Errorf("hit, identity fact: exit %d, stderr %q", out.code, out.stderr)
+	}
+	for !time.Unix(full.Stat.MtimeSec, full.Stat.MtimeNsec).Before(time.Now().Add(-10 * time.Millisecond)) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(idDir, "new"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := hit(); out.code != 7 {
+		t.Errorf("hit, identity fact, a name added: exit %d, stderr %q", out.code, out.stderr)
+	}
+	withDep(full)
+	miss("full fact, a name added", hit())
+	withDep(full.AsIdentity())
+	os.Chmod(idDir, 0o700)
+	miss("identity fact, mode changed", hit())
+	os.Chmod(idDir, 0o755)
+	if out := hit(); out.code != 7 {
+		t.Errorf("hit, identity fact, mode back: exit %d, stderr %q", out.code, out.stderr)
+	}
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	os.RemoveAll(idDir)
+	if err := os.Rename(other, idDir); err != nil {
+		t.Fatal(err)
+	}
+	miss("identity fact, another directory", hit())
+
 	// RLIMIT_NOFILE, as the Go planner saw it: the Go runtime raises its
 	// soft limit as it starts. A caller whose soft limit is below the
 	// hard one (the usual 1024) hits an entry that checks it.

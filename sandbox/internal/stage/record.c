@@ -566,11 +566,14 @@ static int entry_field(struct rp_entry *en, const struct rp_field *f, uint32_t *
 	case RP_CTAG_DEP: {
 		const uint8_t *st = v + 8, *path = st + RP_STATID_SIZE;
 		uint32_t plen = f->len - 8 - RP_STATID_SIZE;
-		if ((v[0] != RP_CALL_STAT && v[0] != RP_CALL_LSTAT) || v[1] || rp_le16(v + 2))
-			return cerr(e, "dep field at offset %zu: call %u, reserved %u %u", f->at, v[0], v[1],
+		if ((v[0] != RP_CALL_STAT && v[0] != RP_CALL_LSTAT) || (v[1] & ~RP_DEP_IDENTITY) || rp_le16(v + 2))
+			return cerr(e, "dep field at offset %zu: call %u, flags %u, reserved %u", f->at, v[0], v[1],
 				    rp_le16(v + 2));
 		if (rp_le32(st + 28) != 0 || (rp_le32(v + 4) != 0 && !all_zero(st, RP_STATID_SIZE)))
 			return cerr(e, "dep field at offset %zu: reserved statid bytes set", f->at);
+		if ((v[1] & RP_DEP_IDENTITY) &&
+		    !all_zero(st + RP_STATID_IDENTITY, RP_STATID_SIZE - RP_STATID_IDENTITY))
+			return cerr(e, "dep field at offset %zu: an identity fact with size or times", f->at);
 		if (memchr(path, 0, plen))
 			return cerr(e, "dep field at offset %zu: the path contains a NUL byte", f->at);
 		en->ndeps++;
@@ -815,7 +818,8 @@ static void dump_entry(struct sb *s, const struct rp_entry *en)
 			sb_printf(s, "\n");
 			break;
 		case RP_CTAG_DEP:
-			sb_printf(s, "dep %s errno=%u ", v[0] == RP_CALL_STAT ? "stat" : "lstat", rp_le32(v + 4));
+			sb_printf(s, "dep %s%s errno=%u ", v[0] == RP_CALL_STAT ? "stat" : "lstat",
+				  v[1] & RP_DEP_IDENTITY ? " identity" : "", rp_le32(v + 4));
 			dump_statid(s, v + 8);
 			sb_printf(s, " ");
 			sb_quote(s, (const char *)v + 8 + RP_STATID_SIZE, f.len - 8 - RP_STATID_SIZE);
