@@ -119,6 +119,15 @@ func (r *recorder) take(k depKey) stage.Dep {
 	return d
 }
 
+// checked returns err, having tainted the build if err is transient: a
+// failure that is not a fact of the filesystem.
+func (r *recorder) checked(err error) error {
+	if err != nil && transient(err) {
+		r.taint("%v", err)
+	}
+	return err
+}
+
 // taint marks the build as depending on something not recorded.
 func (r *recorder) taint(format string, a ...any) {
 	if r != nil && r.unsound == "" {
@@ -166,10 +175,7 @@ func transient(err error) bool {
 func (r *recorder) open(path string) (*os.File, error) {
 	r.toRead(path)
 	f, err := os.Open(path)
-	if err != nil && transient(err) {
-		r.taint("%v", err)
-	}
-	return f, err
+	return f, r.checked(err)
 }
 
 // toRead records stat(path) of a file about to be read. The content of
@@ -185,19 +191,13 @@ func (r *recorder) toRead(path string) {
 func (r *recorder) openELF(path string) (*elf.File, error) {
 	r.toRead(path)
 	ef, err := elf.Open(path)
-	if err != nil && transient(err) {
-		r.taint("%v", err)
-	}
-	return ef, err
+	return ef, r.checked(err)
 }
 
 // readlink is os.Readlink of a path whose lstat is recorded.
 func (r *recorder) readlink(path string) (string, error) {
 	link, err := os.Readlink(path)
-	if err != nil && transient(err) {
-		r.taint("%v", err)
-	}
-	return link, err
+	return link, r.checked(err)
 }
 
 // evalSymlinks is filepath.EvalSymlinks (walkSymlinks on Unix, whose
@@ -381,10 +381,7 @@ func (r *recorder) globDir(dir, pattern string, matches []string) ([]string, err
 		return matches, nil
 	}
 	d, err := os.Open(dir)
-	if err != nil {
-		if transient(err) {
-			r.taint("%v", err)
-		}
+	if r.checked(err) != nil {
 		return matches, nil
 	}
 	defer d.Close()
@@ -443,10 +440,7 @@ func (r *recorder) policyFiles(paths []string) {
 			continue
 		}
 		ents, err := os.ReadDir(p)
-		if err != nil {
-			if transient(err) {
-				r.taint("%v", err)
-			}
+		if r.checked(err) != nil {
 			continue
 		}
 		for _, e := range ents {
