@@ -18,13 +18,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rampart-sec/rampart/audit"
 	"github.com/rampart-sec/rampart/internal/auditlock"
+	"github.com/rampart-sec/rampart/internal/syncbuf"
 	"github.com/rampart-sec/rampart/privacy"
 )
 
@@ -78,24 +78,6 @@ func probe(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // liveAudit opens a control socket and enables audit for the test, or
@@ -231,7 +213,7 @@ func TestLive(t *testing.T) {
 
 	// An independent multicast reader keeps the raw records, to show
 	// that they hold what the ledger must not.
-	raw := &syncBuffer{}
+	raw := &syncbuf.Buffer{}
 	mc, err := audit.Dial(audit.Multicast)
 	if err != nil {
 		t.Skipf("multicast: %v", err)
@@ -254,8 +236,8 @@ func TestLive(t *testing.T) {
 	defer func() { mc.Close(); <-rawDone }()
 
 	led, ver, _ := testLedger(t, nil)
-	alerts := &syncBuffer{}
-	logs := &syncBuffer{}
+	alerts := &syncbuf.Buffer{}
+	logs := &syncbuf.Buffer{}
 	boot, _ := audit.BootID()
 	a, err := New(Options{
 		Policy: p, Keyring: testKeyring(t), Ledger: led, Rules: shippedRules(t), Alerts: alerts,

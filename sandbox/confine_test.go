@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/syncbuf"
 	"github.com/rampart-sec/rampart/policy"
 	"github.com/rampart-sec/rampart/sandbox"
 	"github.com/rampart-sec/rampart/sandbox/seccomp"
@@ -640,12 +641,12 @@ func TestExitAndSignals(t *testing.T) {
 		if r := e.run("probe", sandbox.Options{}, "exit", "7"); r.code != 7 {
 			t.Errorf("exit code %d, want 7", r.code)
 		}
-		start := func(args ...string) (*sandbox.Process, *syncBuffer) {
+		start := func(args ...string) (*sandbox.Process, *syncbuf.Buffer) {
 			pl, err := sandbox.Build(e.policy, "probe", append([]string{e.probe}, args...), sandbox.Options{Dir: "/"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := &syncBuffer{}
+			out := &syncbuf.Buffer{}
 			p, err := sandbox.Start(pl, sandbox.Stdio{Stdout: out, Stderr: out})
 			if err != nil {
 				if os.Geteuid() != 0 && strings.Contains(err.Error(), "namespaces") {
@@ -675,21 +676,4 @@ func TestExitAndSignals(t *testing.T) {
 	})
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
+var _ io.Writer = (*syncbuf.Buffer)(nil)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,12 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rampart-sec/rampart/audit"
+	"github.com/rampart-sec/rampart/internal/syncbuf"
 )
 
 // agentTestPolicy: reader owns the keys under /srv/agent-cli/keys; probe
@@ -244,24 +243,6 @@ func TestAgentOfflineCLI(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAgentPluginSIGTERM runs the agent as an auditd plugin (records on
 // stdin) with metrics on a loopback port, scrapes them, then stops it with
 // SIGTERM: the events are written, a stop entry and a final checkpoint
@@ -272,7 +253,7 @@ func TestAgentPluginSIGTERM(t *testing.T) {
 	led := filepath.Join(dir, "ledger")
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	a := &app{stdin: pr, stdout: stdout, stderr: stderr}
 	done := make(chan int, 1)
 	go func() {
